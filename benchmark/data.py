@@ -1,0 +1,142 @@
+"""Load a task's data with `datasets.load_dataset`, exactly as its spec names it.
+
+The spec's dataset block maps one-to-one onto `load_dataset` arguments, so a hub dataset, a local
+imagefolder/audiofolder or csv/json/parquet files all load the same way. Labels become integer ids with names
+taken from a ClassLabel feature, from the spec, or from the sorted values of a string column. Sample caps are
+applied deterministically: the train subset depends on the seed, the evaluation subset does not, so every
+seed and every model is scored on the same examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from benchmark.naming import suggest
+from benchmark.specs import DatasetSpec, TaskSpec
+
+ASSETS_PLACEHOLDER = "{assets}"
+LABEL = "labels"
+EVAL_SUBSET_SEED = 0
+
+
+class DataError(Exception):
+    """A task's dataset does not match its spec (missing split or column, unknown label)."""
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The train and evaluation splits of one task, with integer labels in column `labels`."""
+
+    train: datasets.Dataset
+    eval: datasets.Dataset
+    label_names: list[str]
+    fingerprint: str
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+
+def expand_assets(value, assets_dir: Path):
+    """Replace the `{assets}` placeholder in strings (recursively in lists and dicts) by the assets dir."""
+    if isinstance(value, str):
+        return value.replace(ASSETS_PLACEHOLDER, str(assets_dir))
+    if isinstance(value, list):
+        return [expand_assets(v, assets_dir) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_assets(v, assets_dir) for k, v in value.items()}
+    return value
+
+
+def load_dataset_dict(spec: DatasetSpec, assets_dir: Path) -> datasets.DatasetDict:
+    """`datasets.load_dataset` with the spec's arguments; never runs remote code."""
+    arguments = {
+        key: expand_assets(getattr(spec, key), assets_dir)
+        for key in ("name", "data_dir", "data_files", "revision")
+        if getattr(spec, key) is not None
+    }
+    return datasets.load_dataset(expand_assets(spec.path, assets_dir), **arguments)
+
+
+def load_task_data(
+    task: TaskSpec,
+    seed: int,
+    assets_dir: Path,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+) -> TaskData:
+    """Both splits of a task, label-encoded and capped (caps default to the task's own)."""
+    spec = task.dataset
+    loaded = load_dataset_dict(spec, assets_dir)
+    train = _split(loaded, spec.train_split, task, "dataset.train_split")
+    evaluation = _split(loaded, spec.eval_split, task, "dataset.eval_split")
+    for column in _input_columns(spec) + [spec.label_column]:
+        _check_column(train, column, task)
+    label_names = _label_names(train, spec)
+    train = _encode_labels(train, spec, label_names, task)
+    evaluation = _encode_labels(evaluation, spec, label_names, task)
+    train = _cap(train, max_train_samples or task.max_train_samples, seed)
+    evaluation = _cap(evaluation, max_eval_samples or task.max_eval_samples, EVAL_SUBSET_SEED)
+    fingerprint = f"{train._fingerprint}-{evaluation._fingerprint}"
+    return TaskData(train=train, eval=evaluation, label_names=label_names, fingerprint=fingerprint)
+
+
+def _input_columns(spec: DatasetSpec) -> list[str]:
+    return [spec.input_column] + ([spec.second_input_column] if spec.second_input_column else [])
+
+
+def _split(loaded: datasets.DatasetDict, name: str, task: TaskSpec, field: str) -> datasets.Dataset:
+    if name not in loaded:
+        raise DataError(
+            f"task {task.task!r}: field {field!r}: split {name!r} does not exist; "
+            f"the dataset has {sorted(loaded)}{suggest(name, loaded)}"
+        )
+    return loaded[name]
+
+
+def _check_column(split: datasets.Dataset, column: str, task: TaskSpec) -> None:
+    if column not in split.column_names:
+        raise DataError(
+            f"task {task.task!r}: column {column!r} is not in the dataset; it has {split.column_names}"
+            f"{suggest(column, split.column_names)}"
+        )
+
+
+def _label_names(train: datasets.Dataset, spec: DatasetSpec) -> list[str]:
+    feature = train.features[spec.label_column]
+    if spec.label_names:
+        return list(spec.label_names)
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names)
+    return sorted({str(value) for value in train[spec.label_column]})
+
+
+def _encode_labels(
+    split: datasets.Dataset, spec: DatasetSpec, label_names: list[str], task: TaskSpec
+) -> datasets.Dataset:
+    """Keep the input columns and add integer `labels` (ClassLabel ids kept, names mapped to ids)."""
+    feature = split.features[spec.label_column]
+    values = split[spec.label_column]
+    if isinstance(feature, datasets.ClassLabel) or all(isinstance(v, int) for v in values):
+        ids = [int(v) for v in values]
+    else:
+        index = {name: i for i, name in enumerate(label_names)}
+        unknown = sorted({str(v) for v in values} - index.keys())
+        if unknown:
+            raise DataError(f"task {task.task!r}: labels {unknown[:5]} are not in label_names {label_names}")
+        ids = [index[str(v)] for v in values]
+    bad = [i for i in ids if not 0 <= i < len(label_names)]
+    if bad:
+        raise DataError(f"task {task.task!r}: label id {bad[0]} is outside 0..{len(label_names) - 1}")
+    keep = _input_columns(spec)
+    split = split.remove_columns([c for c in split.column_names if c not in keep])
+    return split.add_column(LABEL, ids)
+
+
+def _cap(split: datasets.Dataset, cap: int | None, seed: int) -> datasets.Dataset:
+    if cap is None or cap >= len(split):
+        return split
+    return split.shuffle(seed=seed).select(range(cap))
