@@ -84,6 +84,17 @@ def load_task_data(
     return TaskData(train=train, eval=evaluation, label_names=label_names, fingerprint=fingerprint)
 
 
+def with_sampling_rate(data: TaskData, column: str, sampling_rate: int) -> TaskData:
+    """Both splits with `column` decoded (and resampled) at `sampling_rate`, as the feature extractor needs."""
+    audio = datasets.Audio(sampling_rate=sampling_rate)
+    return TaskData(
+        train=data.train.cast_column(column, audio),
+        eval=data.eval.cast_column(column, audio),
+        label_names=data.label_names,
+        fingerprint=data.fingerprint,
+    )
+
+
 def _input_columns(spec: DatasetSpec) -> list[str]:
     return [spec.input_column] + ([spec.second_input_column] if spec.second_input_column else [])
 

@@ -39,9 +39,7 @@ def compute_metrics(names: Sequence[str], predictions: Sequence[int], references
     return results
 
 
-def chance_level(
-    names: Sequence[str], train_labels: Sequence[int], eval_labels: Sequence[int]
-) -> dict[str, float]:
+def chance_level(names: Sequence[str], train_labels: Sequence[int], eval_labels: Sequence[int]) -> dict[str, float]:
     """Metrics of the majority-class predictor: the train set's most frequent class predicted everywhere."""
     majority = Counter(train_labels).most_common(1)[0][0]
     return compute_metrics(names, [majority] * len(eval_labels), eval_labels)

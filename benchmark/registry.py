@@ -126,6 +126,14 @@ def _unique_by(items: list, key) -> list:
 
 def load_registry(tasks_dir: Path) -> Registry:
     """Load every task and suite YAML under `tasks_dir`; raise `SpecError` listing every problem found."""
+    registry, problems = collect_registry(tasks_dir)
+    if problems:
+        raise SpecError(problems)
+    return registry
+
+
+def collect_registry(tasks_dir: Path) -> tuple[Registry, list[str]]:
+    """Every valid spec under `tasks_dir`, and one message per invalid one (for `--keep-going`)."""
     tasks_dir = Path(tasks_dir)
     if not tasks_dir.is_dir():
         raise SpecError([f"{tasks_dir}: tasks directory not found"])
@@ -138,9 +146,7 @@ def load_registry(tasks_dir: Path) -> Registry:
             problems.extend(error.problems)
             continue
         _register(registry, spec, path, problems)
-    if problems:
-        raise SpecError(problems)
-    return registry
+    return registry, problems
 
 
 def _register(registry: Registry, spec: TaskSpec | SuiteSpec, path: Path, problems: list[str]) -> None:

@@ -65,6 +65,7 @@ class TrainingSpec(StrictModel):
     batch_size: PositiveInt | None = None
     learning_rate: PositiveFloat | None = None
     probe_learning_rate: PositiveFloat | None = None
+    probe_epochs: PositiveFloat | None = None
     weight_decay: float | None = Field(default=None, ge=0)
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
     gradient_accumulation_steps: PositiveInt | None = None

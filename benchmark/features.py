@@ -1,0 +1,111 @@
+"""Frozen features: one backbone pass per example, cached on disk, shared by every frozen-feature analysis.
+
+The linear probe, the transferability estimators and the task embeddings all read the same pooled features
+(and, where the checkpoint keeps its source classifier, the source-class probabilities computed in that same
+pass). The cache key covers everything that determines the features, so a rerun or a second analysis of the
+same cell reads the file instead of running the backbone again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from benchmark.data import LABEL
+from benchmark.models import TransferModel
+from benchmark.preprocess import model_inputs
+
+
+@dataclass(frozen=True)
+class SplitFeatures:
+    """Pooled features of one split, its labels and (optionally) source-classifier probabilities."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    source_probs: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FrozenFeatures:
+    train: SplitFeatures
+    eval: SplitFeatures
+
+
+def feature_cache_key(**parts) -> str:
+    """A stable hash of everything that determines a split's features."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class FeatureCache:
+    """Feature arrays on disk, one `.npz` per key, written atomically by the main process."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.npz"
+
+    def load(self, key: str) -> SplitFeatures | None:
+        path = self.path(key)
+        if not path.exists():
+            return None
+        with np.load(path) as stored:
+            probs = stored["source_probs"] if "source_probs" in stored else None
+            return SplitFeatures(stored["features"], stored["labels"], probs)
+
+    def save(self, key: str, split: SplitFeatures) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        arrays = {"features": split.features, "labels": split.labels}
+        if split.source_probs is not None:
+            arrays["source_probs"] = split.source_probs
+        descriptor, temporary = tempfile.mkstemp(suffix=".npz", dir=self.root)
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(temporary, self.path(key))
+
+
+def extract_split(
+    accelerator: Accelerator, model: TransferModel, dataset, collate_fn, batch_size: int, description: str
+) -> SplitFeatures:
+    """One inference pass over a split: pooled features (and source probabilities), gathered in order."""
+    loader = accelerator.prepare(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn))
+    model = model.to(accelerator.device).eval()
+    features, labels, probs = [], [], []
+    with torch.inference_mode(), accelerator.autocast():
+        for batch in tqdm(loader, desc=description, disable=not accelerator.is_local_main_process, leave=False):
+            pooled = model.features(model_inputs(batch))
+            outputs = [pooled.float(), batch[LABEL]]
+            if model.source_classifier is not None:
+                outputs.append(model.source_classifier(pooled).float().softmax(dim=-1))
+            gathered = accelerator.gather_for_metrics(tuple(outputs))
+            features.append(gathered[0].cpu())
+            labels.append(gathered[1].cpu())
+            if len(gathered) == 3:
+                probs.append(gathered[2].cpu())
+    return SplitFeatures(
+        features=torch.cat(features).numpy(),
+        labels=torch.cat(labels).numpy(),
+        source_probs=torch.cat(probs).numpy() if probs else None,
+    )
+
+
+def cached_split(accelerator: Accelerator, cache: FeatureCache | None, key: str, compute) -> tuple[SplitFeatures, bool]:
+    """The cached features under `key`, or `compute()` stored there; also says whether the cache was hit."""
+    if cache is not None and (hit := cache.load(key)) is not None:
+        return hit, True
+    split = compute()
+    if cache is not None and accelerator.is_main_process:
+        cache.save(key, split)
+    accelerator.wait_for_everyone()
+    return split, False

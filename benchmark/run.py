@@ -1,0 +1,138 @@
+"""Command-line entry point: `accelerate launch benchmark/run.py --suite vision` (plain `python` works too).
+
+Runs every cell of a suite that has no result file yet, writes one result JSON per cell, then rebuilds the
+leaderboard from the result files. `--list` shows what exists, `--validate` checks every YAML file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable, not benchmark/ itself
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmark.registry import SpecError, collect_registry  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TASKS_DIR = REPO_ROOT / "tasks"
+DEFAULT_ASSETS_DIR = Path(os.environ.get("TRANSFER_BENCH_ASSETS", Path.home() / ".cache" / "transfer-bench" / "assets"))
+EXIT_SPEC_ERROR = 2
+EXIT_CELLS_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmark/run.py",
+        description="Measure what reusing pretrained checkpoints buys: fine-tune, linear-probe and scratch "
+        "baselines for every (model, task) of a suite, written as result files and a leaderboard.",
+    )
+    parser.add_argument("--suite", help="suite to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="list suites, tasks and models, then exit")
+    parser.add_argument("--validate", action="store_true", help="check every task and suite YAML, then exit")
+    parser.add_argument("--tasks-dir", type=Path, default=DEFAULT_TASKS_DIR, help="where task/suite YAML live")
+    parser.add_argument(
+        "--assets-dir",
+        type=Path,
+        default=DEFAULT_ASSETS_DIR,
+        help="offline assets, substituted for {assets} in specs (env TRANSFER_BENCH_ASSETS)",
+    )
+    parser.add_argument("--output-dir", type=Path, default=Path("results"), help="result files go here")
+    parser.add_argument(
+        "--leaderboard-dir",
+        type=Path,
+        default=None,
+        help="where to write the leaderboard (default: <output-dir>/leaderboard)",
+    )
+    narrow = parser.add_argument_group("narrowing")
+    narrow.add_argument("--tasks", type=_names, help="comma-separated task ids")
+    narrow.add_argument("--models", type=_names, help="comma-separated model ids")
+    narrow.add_argument("--protocols", type=_names, help="finetune,linear_probe")
+    narrow.add_argument("--seeds", type=_ints, help="comma-separated seeds")
+    narrow.add_argument("--no-scratch", action="store_true", help="skip the from-scratch twins")
+    narrow.add_argument("--shard", default="0/1", help="run the I-th of N disjoint slices of the cells (I/N)")
+    narrow.add_argument("--max-train-samples", type=int, help="cap on training examples per task")
+    narrow.add_argument("--max-eval-samples", type=int, help="cap on evaluation examples per task")
+    train = parser.add_argument_group("training overrides")
+    train.add_argument("--epochs", type=float)
+    train.add_argument("--probe-epochs", type=float)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--gradient-accumulation-steps", type=int)
+    train.add_argument(
+        "--mixed-precision",
+        choices=["no", "fp16", "bf16"],
+        help="default: what `accelerate launch` configured, else no",
+    )
+    train.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    train.add_argument("--compile", action="store_true", help="torch.compile the model before fine-tuning")
+    behaviour = parser.add_argument_group("behaviour")
+    behaviour.add_argument("--overwrite", action="store_true", help="rerun cells whose result file exists")
+    behaviour.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="skip invalid task files instead of stopping, and report them at the end",
+    )
+    behaviour.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow checkpoints that ship their own model code (off unless given)",
+    )
+    behaviour.add_argument("--no-feature-cache", action="store_true", help="recompute frozen features")
+    return parser
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        registry, problems = collect_registry(args.tasks_dir)
+    except SpecError as error:
+        return _report_spec_error(error)
+    if problems and (args.validate or not args.keep_going):
+        return _report_spec_error(SpecError(problems))
+    for problem in problems:
+        print(f"warning: skipped (--keep-going): {problem}", file=sys.stderr)
+    if args.validate:
+        print(f"ok: {len(registry.tasks)} tasks and {len(registry.suites)} suites in {args.tasks_dir} are valid")
+        return 0
+    if args.list:
+        from benchmark.listing import describe_registry
+
+        print(describe_registry(registry))
+        return 0
+    if not args.suite:
+        print(
+            "error: --suite is required (or --list / --validate); suites: " + ", ".join(sorted(registry.suites)),
+            file=sys.stderr,
+        )
+        return EXIT_SPEC_ERROR
+    from benchmark.suite_runner import run_suite
+
+    try:
+        return run_suite(registry, args)
+    except SpecError as error:
+        return _report_spec_error(error)
+
+
+def _report_spec_error(error: SpecError) -> int:
+    print(f"error: {len(error.problems)} problem(s) in the specs:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_SPEC_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Run one cell end to end: data, model, training or probing, measurements, result record.
+
+Everything a cell needs comes from its specs; nothing is special-cased by task or model name. The pieces are
+the modules beside this one; this module only wires them in the order of the design's data flow.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch.utils.data import Dataset, default_collate
+
+from benchmark.complexity import describe_complexity, track_peak_memory
+from benchmark.data import LABEL, TaskData, load_task_data, with_sampling_rate
+from benchmark.features import (
+    FeatureCache,
+    FrozenFeatures,
+    cached_split,
+    extract_split,
+    feature_cache_key,
+)
+from benchmark.metrics import chance_level, compute_metrics
+from benchmark.models import LoadedModel, build_model
+from benchmark.plan import Cell
+from benchmark.preprocess import make_collator, model_inputs
+from benchmark.results import CellResult
+from benchmark.specs import TrainingSpec
+from benchmark.training import LinearHead, TrainConfig, TrainOutcome, train_and_evaluate
+
+DEFAULT_TRAINING = TrainingSpec(
+    epochs=3,
+    batch_size=32,
+    learning_rate=1e-4,
+    probe_learning_rate=1e-2,
+    probe_epochs=30,
+    weight_decay=0.01,
+    warmup_ratio=0.1,
+    gradient_accumulation_steps=1,
+    evals_per_epoch=2,
+)
+LIBRARIES = ("torch", "timm", "transformers", "datasets", "evaluate", "accelerate", "numpy", "transfer-bench")
+
+
+@dataclass
+class RunContext:
+    """What every cell of a run shares: the accelerator, directories and command-line overrides."""
+
+    accelerator: Accelerator
+    assets_dir: Path
+    feature_cache: FeatureCache | None
+    suite_training: TrainingSpec = TrainingSpec()
+    overrides: TrainingSpec = TrainingSpec()
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    trust_remote_code: bool = False
+    num_workers: int = 0
+    channels_last: bool = True
+    compile: bool = False
+    extra_setup: dict = field(default_factory=dict)
+
+
+def resolve_training(cell: Cell, context: RunContext) -> TrainingSpec:
+    """Defaults, then the suite's training block, the task's, and the command line's, later ones winning."""
+    merged = DEFAULT_TRAINING.model_dump()
+    for layer in (context.suite_training, cell.task.training, context.overrides):
+        merged.update({k: v for k, v in layer.model_dump().items() if v is not None})
+    return TrainingSpec(**merged)
+
+
+def run_cell(cell: Cell, context: RunContext) -> CellResult:
+    """Train and measure one cell; exceptions propagate (the caller records failures)."""
+    started = time.perf_counter()
+    training = resolve_training(cell, context)
+    data = load_task_data(cell.task, cell.seed, context.assets_dir, context.max_train_samples, context.max_eval_samples)
+    loaded = build_model(
+        cell.model, cell.init, data.num_labels, cell.seed, context.assets_dir, context.trust_remote_code
+    )
+    if cell.task.modality == "audio":
+        data = with_sampling_rate(data, cell.task.dataset.input_column, loaded.processor.sampling_rate)
+    collate = make_collator(cell.task, loaded.processor)
+    complexity = _complexity(cell, loaded, data, context.accelerator.device)
+    chance = chance_level(cell.task.metrics, data.train[LABEL], data.eval[LABEL])
+    with track_peak_memory(context.accelerator.device) as memory:
+        if cell.protocol == "linear_probe":
+            outcome, estimators, feature_info = _linear_probe(cell, context, loaded, data, collate, training)
+            complexity["params_trainable"] = (feature_info["feature_dim"] + 1) * data.num_labels
+        else:
+            outcome, estimators, feature_info = _finetune(cell, context, loaded, data, collate, training), {}, {}
+    complexity.update(peak_memory_bytes=memory.peak_bytes, peak_memory_measure=memory.measure)
+    context.accelerator.free_memory()
+    return _result(
+        cell,
+        context,
+        training,
+        data,
+        loaded,
+        outcome,
+        chance,
+        complexity,
+        estimators,
+        feature_info,
+        time.perf_counter() - started,
+    )
+
+
+def _metric_fn(cell: Cell):
+    return lambda predictions, references: compute_metrics(cell.task.metrics, predictions, references)
+
+
+def _finetune(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec) -> TrainOutcome:
+    network = loaded.network
+    if context.channels_last and network.is_convolutional():
+        network = network.to(memory_format=torch.channels_last)
+    if context.compile:
+        network = torch.compile(network)
+    config = _train_config(training, training.epochs, training.learning_rate, cell.seed, context.num_workers)
+    return train_and_evaluate(
+        context.accelerator,
+        network,
+        data.train,
+        data.eval,
+        collate,
+        config,
+        _metric_fn(cell),
+        cell.task.main_metric,
+        description=f"finetune {cell.name}",
+    )
+
+
+def _linear_probe(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec):
+    started = time.perf_counter()
+    frozen, hits = frozen_features(cell, context, loaded, data, collate, training.batch_size)
+    feature_wall_s = time.perf_counter() - started
+    train_x, eval_x = _standardise(frozen.train.features, frozen.eval.features)
+    head = LinearHead(train_x.shape[1], data.num_labels)
+    config = _train_config(training, training.probe_epochs, training.probe_learning_rate, cell.seed, 0)
+    outcome = train_and_evaluate(
+        context.accelerator,
+        head,
+        FeatureDataset(train_x, frozen.train.labels),
+        FeatureDataset(eval_x, frozen.eval.labels),
+        default_collate,
+        config,
+        _metric_fn(cell),
+        cell.task.main_metric,
+        description=f"probe {cell.name}",
+    )
+    from benchmark.transferability import estimate_all
+
+    estimators = estimate_all(frozen.train.features, frozen.train.labels, frozen.train.source_probs)
+    return (
+        outcome,
+        estimators,
+        {"feature_wall_s": feature_wall_s, "feature_cache_hits": hits, "feature_dim": int(train_x.shape[1])},
+    )
+
+
+def frozen_features(cell, context, loaded, data, collate, batch_size) -> tuple[FrozenFeatures, int]:
+    """Train and eval features of a cell's backbone, from the cache when they were computed before."""
+    splits, hits = {}, 0
+    for split_name, dataset in (("train", data.train), ("eval", data.eval)):
+        key = feature_cache_key(
+            checkpoint=loaded.checkpoint,
+            revision=loaded.revision,
+            init=cell.init,
+            init_seed=cell.seed if cell.init == "scratch" else None,
+            dataset=cell.task.dataset.model_dump(),
+            preprocessing=cell.task.preprocessing.model_dump(),
+            split=split_name,
+            fingerprint=data.fingerprint,
+        )
+        splits[split_name], hit = cached_split(
+            context.accelerator,
+            context.feature_cache,
+            key,
+            lambda ds=dataset, name=split_name: extract_split(
+                context.accelerator, loaded.network, ds, collate, batch_size * 2, f"features {cell.name} {name}"
+            ),
+        )
+        hits += int(hit)
+    return FrozenFeatures(train=splits["train"], eval=splits["eval"]), hits
+
+
+class FeatureDataset(Dataset):
+    """Cached features and labels as a map-style dataset of `{"features", "labels"}` rows."""
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray):
+        self.features = torch.as_tensor(features, dtype=torch.float32)
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"features": self.features[index], LABEL: self.labels[index]}
+
+
+def _standardise(train: np.ndarray, evaluation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Z-score both splits with the train statistics (an invertible affine map: still a linear probe)."""
+    mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
+    return (train - mean) / std, (evaluation - mean) / std
+
+
+def _train_config(training: TrainingSpec, epochs, learning_rate, seed: int, num_workers: int) -> TrainConfig:
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=training.batch_size,
+        learning_rate=learning_rate,
+        weight_decay=training.weight_decay,
+        warmup_ratio=training.warmup_ratio,
+        gradient_accumulation_steps=training.gradient_accumulation_steps,
+        evals_per_epoch=training.evals_per_epoch,
+        num_workers=num_workers,
+        seed=seed,
+    )
+
+
+def _complexity(cell: Cell, loaded: LoadedModel, data: TaskData, device) -> dict:
+    """Parameters and forward FLOPs of one example at the task's input size (text padded to max_length)."""
+    example = make_collator(cell.task, loaded.processor, pad_to_max=True)([data.eval[0]])
+    inner = loaded.network.network.to(device)
+    inputs = model_inputs(example)
+    return describe_complexity(inner, inputs["pixel_values"] if "pixel_values" in inputs else inputs, device)
+
+
+def _result(
+    cell,
+    context,
+    training,
+    data,
+    loaded,
+    outcome: TrainOutcome,
+    chance,
+    complexity,
+    estimators,
+    feature_info,
+    total_wall_s,
+) -> CellResult:
+    accelerator = context.accelerator
+    timing = {
+        "train_wall_s": outcome.train_wall_s,
+        "eval_wall_s": outcome.eval_wall_s,
+        "samples_per_s": outcome.samples_per_s,
+        "total_wall_s": total_wall_s,
+        **{k: float(v) for k, v in feature_info.items() if k != "feature_dim"},
+    }
+    return CellResult(
+        suite=cell.suite,
+        model=cell.model.id,
+        init=cell.init,
+        task=cell.task.task,
+        modality=cell.task.modality,
+        protocol=cell.protocol,
+        seed=cell.seed,
+        status="ok",
+        main_metric=cell.task.main_metric,
+        metrics=outcome.metrics,
+        chance=chance,
+        curve=outcome.curve,
+        timing=timing,
+        complexity=complexity,
+        estimators=estimators,
+        setup=_setup(accelerator, training, cell, data, feature_info, context),
+        versions=library_versions(),
+        revisions={
+            "model": loaded.revision,
+            "dataset": cell.task.dataset.revision,
+            "dataset_fingerprint": data.fingerprint,
+        },
+        specs={"task": cell.task.model_dump(), "model": cell.model.model_dump(), "training": training.model_dump()},
+    )
+
+
+def _setup(accelerator: Accelerator, training: TrainingSpec, cell: Cell, data: TaskData, feature_info, context):
+    return {
+        "device": str(accelerator.device),
+        "hardware": hardware_name(accelerator.device),
+        "precision": accelerator.mixed_precision,
+        "world_size": accelerator.num_processes,
+        "batch_size": training.batch_size,
+        "gradient_accumulation_steps": training.gradient_accumulation_steps,
+        "epochs": training.probe_epochs if cell.protocol == "linear_probe" else training.epochs,
+        "learning_rate": training.probe_learning_rate if cell.protocol == "linear_probe" else training.learning_rate,
+        "num_train": len(data.train),
+        "num_eval": len(data.eval),
+        "num_labels": data.num_labels,
+        "feature_dim": feature_info.get("feature_dim"),
+        **context.extra_setup,
+    }
+
+
+def hardware_name(device: torch.device) -> str:
+    """A human-readable name of the device the run used."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -1,0 +1,152 @@
+"""Run the cells of a suite in order, skipping finished ones, recording failures, then build the leaderboard.
+
+Only the main process writes files or prints; every process runs every cell (Accelerate splits the batches).
+A cell whose result file exists with status `ok` or `diverged` is finished and skipped; a `failed` one is tried
+again, since failures such as a missing file or a full disk are usually fixed between runs. A cell that
+raises is recorded as `failed` with its message and the suite goes on; a diverging one as `diverged`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from benchmark.features import FeatureCache
+from benchmark.plan import Cell, Selection, parse_shard, plan_cells, shard
+from benchmark.registry import Registry
+from benchmark.results import CellResult, ResultFileError, read_result, result_path, write_result
+from benchmark.runner import RunContext, run_cell
+from benchmark.specs import TrainingSpec
+from benchmark.training import DivergedError
+
+FINISHED = ("ok", "diverged")
+FEATURE_CACHE_DIRNAME = ".feature_cache"
+
+
+def run_suite(registry: Registry, args: argparse.Namespace) -> int:
+    """Run (this shard of) a suite; return the process exit status."""
+    suite = registry.resolve(args.suite)
+    selection = Selection(
+        models=args.models,
+        tasks=args.tasks,
+        protocols=args.protocols,
+        seeds=args.seeds,
+        include_scratch=False if args.no_scratch else None,
+    )
+    cells = shard(plan_cells(suite, selection), *parse_shard(args.shard))
+    accelerator = Accelerator(mixed_precision=args.mixed_precision) if args.mixed_precision else Accelerator()
+    context = RunContext(
+        accelerator=accelerator,
+        assets_dir=args.assets_dir,
+        feature_cache=None if args.no_feature_cache else FeatureCache(args.output_dir / FEATURE_CACHE_DIRNAME),
+        suite_training=suite.training,
+        overrides=TrainingSpec(
+            epochs=args.epochs,
+            probe_epochs=args.probe_epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+        ),
+        max_train_samples=args.max_train_samples or suite.spec.max_train_samples,
+        max_eval_samples=args.max_eval_samples or suite.spec.max_eval_samples,
+        trust_remote_code=args.trust_remote_code,
+        num_workers=args.num_workers,
+        compile=args.compile,
+    )
+    outcomes = _run_cells(cells, context, args.output_dir, args.overwrite)
+    if accelerator.is_main_process:
+        _print_summary(outcomes)
+        _publish_leaderboard(args)
+    return 1 if any(status == "failed" for status, _ in outcomes.values()) else 0
+
+
+def _run_cells(cells: list[Cell], context: RunContext, output_dir: Path, overwrite: bool) -> dict:
+    """Run each unfinished cell; returns {cell name: (status, detail)}."""
+    accelerator, outcomes = context.accelerator, {}
+    main = accelerator.is_main_process
+    for cell in tqdm(cells, desc="cells", disable=not main):
+        path = result_path(output_dir, cell.suite, cell.model.id, cell.init, cell.task.task, cell.protocol, cell.seed)
+        if not overwrite and (status := _finished_status(path)):
+            outcomes[cell.name] = (status, "skipped: result file exists")
+            continue
+        result = _attempt(cell, context)
+        if main:
+            write_result(path, result)
+            tqdm.write(f"{result.status:>8}  {cell.name}  {_headline(result)}")
+        outcomes[cell.name] = (result.status, result.error or _headline(result))
+        accelerator.wait_for_everyone()
+    return outcomes
+
+
+def _attempt(cell: Cell, context: RunContext) -> CellResult:
+    try:
+        return run_cell(cell, context)
+    except DivergedError as error:
+        return failure_result(cell, "diverged", str(error), error.step)
+    except Exception as error:  # one cell's failure is recorded and must not end the suite
+        if context.accelerator.is_main_process:
+            traceback.print_exc(file=sys.stderr)
+        return failure_result(cell, "failed", f"{type(error).__name__}: {error}")
+    finally:
+        context.accelerator.free_memory()
+
+
+def failure_result(cell: Cell, status: str, message: str, step: int | None = None) -> CellResult:
+    """The result record of a cell that did not finish: its status and why, no metrics."""
+    return CellResult(
+        suite=cell.suite,
+        model=cell.model.id,
+        init=cell.init,
+        task=cell.task.task,
+        modality=cell.task.modality,
+        protocol=cell.protocol,
+        seed=cell.seed,
+        status=status,
+        error=message,
+        diverged_at_step=step,
+        main_metric=cell.task.main_metric,
+        specs={"task": cell.task.model_dump(), "model": cell.model.model_dump()},
+    )
+
+
+def _finished_status(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        status = read_result(path).status
+    except ResultFileError as error:
+        tqdm.write(f"warning: rerunning cell with unreadable result file: {error}")
+        return None
+    return status if status in FINISHED else None
+
+
+def _headline(result: CellResult) -> str:
+    if result.status != "ok":
+        return result.error or ""
+    return f"{result.main_metric}={result.main_score:.4f} in {result.timing.get('total_wall_s', 0):.1f}s"
+
+
+def _print_summary(outcomes: dict) -> None:
+    counts: dict[str, int] = {}
+    for status, _ in outcomes.values():
+        counts[status] = counts.get(status, 0) + 1
+    print("cells: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    problems = [(name, status, detail) for name, (status, detail) in outcomes.items() if status != "ok"]
+    problems = [p for p in problems if not p[2].startswith("skipped")]
+    if problems:
+        print("\n| cell | status | reason |\n|---|---|---|")
+        for name, status, detail in problems:
+            print(f"| {name} | {status} | {detail.splitlines()[0][:200]} |")
+
+
+def _publish_leaderboard(args: argparse.Namespace) -> None:
+    from benchmark.leaderboard import build_leaderboard
+
+    out_dir = args.leaderboard_dir or args.output_dir / "leaderboard"
+    path = build_leaderboard(args.output_dir, out_dir)
+    print(f"\nleaderboard: {path}")
