@@ -51,14 +51,28 @@ def expand_assets(value, assets_dir: Path):
     return value
 
 
-def load_dataset_dict(spec: DatasetSpec, assets_dir: Path) -> datasets.DatasetDict:
-    """`datasets.load_dataset` with the spec's arguments; never runs remote code."""
+def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """The train and eval splits via `datasets.load_dataset`, with the spec's arguments; never runs remote code.
+
+    Split names may use datasets' slicing syntax (`train[:80%]`, `train[80%:]`) for datasets that ship one split.
+    """
     arguments = {
         key: expand_assets(getattr(spec, key), assets_dir)
         for key in ("name", "data_dir", "data_files", "revision")
         if getattr(spec, key) is not None
     }
-    return datasets.load_dataset(expand_assets(spec.path, assets_dir), **arguments)
+    try:
+        train, evaluation = datasets.load_dataset(
+            expand_assets(spec.path, assets_dir), split=[spec.train_split, spec.eval_split], **arguments
+        )
+    except ValueError as error:
+        if "split" not in str(error).lower():
+            raise
+        raise DataError(
+            f"task {task_id!r}: field 'dataset.train_split'/'dataset.eval_split' "
+            f"({spec.train_split!r}, {spec.eval_split!r}): {error}"
+        ) from None
+    return train, evaluation
 
 
 def load_task_data(
@@ -70,9 +84,7 @@ def load_task_data(
 ) -> TaskData:
     """Both splits of a task, label-encoded and capped (caps default to the task's own)."""
     spec = task.dataset
-    loaded = load_dataset_dict(spec, assets_dir)
-    train = _split(loaded, spec.train_split, task, "dataset.train_split")
-    evaluation = _split(loaded, spec.eval_split, task, "dataset.eval_split")
+    train, evaluation = load_splits(spec, assets_dir, task.task)
     for column in _input_columns(spec) + [spec.label_column]:
         _check_column(train, column, task)
     label_names = _label_names(train, spec)
@@ -97,15 +109,6 @@ def with_sampling_rate(data: TaskData, column: str, sampling_rate: int) -> TaskD
 
 def _input_columns(spec: DatasetSpec) -> list[str]:
     return [spec.input_column] + ([spec.second_input_column] if spec.second_input_column else [])
-
-
-def _split(loaded: datasets.DatasetDict, name: str, task: TaskSpec, field: str) -> datasets.Dataset:
-    if name not in loaded:
-        raise DataError(
-            f"task {task.task!r}: field {field!r}: split {name!r} does not exist; "
-            f"the dataset has {sorted(loaded)}{suggest(name, loaded)}"
-        )
-    return loaded[name]
 
 
 def _check_column(split: datasets.Dataset, column: str, task: TaskSpec) -> None:

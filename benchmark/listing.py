@@ -9,9 +9,9 @@ def describe_registry(registry: Registry) -> str:
     """Suites with their sizes, then every task, then every model named by a suite."""
     lines = ["Suites:"]
     for name, suite in sorted(registry.suites.items()):
+        resolved = registry.resolve(name)
         lines.append(
-            f"  {name:<12} {len(suite.models):>2} models {len(suite.tasks):>2} tasks"
-            f"{'  includes ' + ', '.join(suite.include) if suite.include else ''}  {suite.description}"
+            f"  {name:<12} {len(resolved.models):>2} models {len(resolved.tasks):>2} tasks  {suite.description}"
         )
     lines += ["", "Tasks:"]
     for name, task in sorted(registry.tasks.items()):
@@ -19,5 +19,5 @@ def describe_registry(registry: Registry) -> str:
     lines += ["", "Models:"]
     models = {m.id: (m, suite.suite) for suite in registry.suites.values() for m in suite.models}
     for name, (model, suite) in sorted(models.items()):
-        lines.append(f"  {name:<22} {model.modality:<7} {model.library:<13} {model.checkpoint}  [{suite}]")
+        lines.append(f"  {name:<28} {model.modality:<7} {model.library:<13} {model.checkpoint}  [{suite}]")
     return "\n".join(lines)
