@@ -34,7 +34,10 @@ class ModelError(Exception):
 
 @dataclass
 class LoadedModel:
-    """A wrapped model with its preprocessing object and what it was built from."""
+    """A wrapped model with its preprocessing object and what it was built from.
+
+    `processor` is the timm data config (a dict) for timm models, else the tokenizer or feature extractor.
+    """
 
     network: TransferModel
     processor: Any
@@ -120,9 +123,7 @@ def _build_timm(checkpoint: str, init: Init, num_labels: int) -> tuple[TransferM
         network = timm.create_model(name, pretrained=True)
         source_classifier = copy.deepcopy(network.get_classifier()) if network.num_classes > 0 else None
         network.reset_classifier(num_labels)
-    config = timm.data.resolve_data_config(model=network)
-    transform = timm.data.create_transform(**config, is_training=False)
-    return TimmTransferModel(network, source_classifier), transform
+    return TimmTransferModel(network, source_classifier), timm.data.resolve_data_config(model=network)
 
 
 def _build_transformers(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import timm.data
 import torch
 
 from benchmark.data import LABEL
@@ -85,12 +86,20 @@ def make_collator(task: TaskSpec, processor, pad_to_max: bool = False):
     """The collator for a task's modality, given the model's preprocessing object."""
     spec = task.dataset
     if task.modality == "vision":
-        return VisionCollator(processor, spec.input_column)
+        return VisionCollator(vision_transform(processor, task.preprocessing.image_size), spec.input_column)
     if task.modality == "text":
         return TextCollator(
             processor, spec.input_column, spec.second_input_column, task.preprocessing.max_length, pad_to_max
         )
     return AudioCollator(processor, spec.input_column, task.preprocessing.clip_seconds)
+
+
+def vision_transform(data_config: dict, image_size: int | None):
+    """timm's evaluation transform for a model's data config, optionally at another square input size."""
+    config = dict(data_config)
+    if image_size:
+        config["input_size"] = (config["input_size"][0], image_size, image_size)
+    return timm.data.create_transform(**config, is_training=False)
 
 
 def model_inputs(batch: Batch) -> Batch:

@@ -33,6 +33,7 @@ from benchmark.preprocess import make_collator, model_inputs
 from benchmark.results import CellResult
 from benchmark.specs import TrainingSpec
 from benchmark.training import LinearHead, TrainConfig, TrainOutcome, train_and_evaluate
+from benchmark.transferability import estimate_all
 
 DEFAULT_TRAINING = TrainingSpec(
     epochs=3,
@@ -64,6 +65,16 @@ class RunContext:
     channels_last: bool = True
     compile: bool = False
     extra_setup: dict = field(default_factory=dict)
+    data_cache: dict[tuple, TaskData] = field(default_factory=dict)
+
+    def task_data(self, cell: Cell) -> TaskData:
+        """A cell's data, loaded once per (task, seed) in a run: the cells of a pair share it."""
+        key = (cell.task.task, cell.seed)
+        if key not in self.data_cache:
+            self.data_cache[key] = load_task_data(
+                cell.task, cell.seed, self.assets_dir, self.max_train_samples, self.max_eval_samples
+            )
+        return self.data_cache[key]
 
 
 def resolve_training(cell: Cell, context: RunContext) -> TrainingSpec:
@@ -152,8 +163,6 @@ def _linear_probe(cell, context, loaded: LoadedModel, data: TaskData, collate, t
         cell.task.main_metric,
         description=f"probe {cell.name}",
     )
-    from benchmark.transferability import estimate_all
-
     estimators = estimate_all(frozen.train.features, frozen.train.labels, frozen.train.source_probs)
     return (
         outcome,
@@ -267,7 +276,7 @@ def _result(
         timing=timing,
         complexity=complexity,
         estimators=estimators,
-        setup=_setup(accelerator, training, cell, data, feature_info, context),
+        setup=_setup(accelerator, training, cell, data, outcome, feature_info, context),
         versions=library_versions(),
         revisions={
             "model": loaded.revision,
@@ -278,7 +287,9 @@ def _result(
     )
 
 
-def _setup(accelerator: Accelerator, training: TrainingSpec, cell: Cell, data: TaskData, feature_info, context):
+def _setup(
+    accelerator: Accelerator, training: TrainingSpec, cell: Cell, data: TaskData, outcome, feature_info, context
+):
     return {
         "device": str(accelerator.device),
         "hardware": hardware_name(accelerator.device),
@@ -290,6 +301,7 @@ def _setup(accelerator: Accelerator, training: TrainingSpec, cell: Cell, data: T
         "learning_rate": training.probe_learning_rate if cell.protocol == "linear_probe" else training.learning_rate,
         "num_train": len(data.train),
         "num_eval": len(data.eval),
+        "num_eval_scored": outcome.eval_examples_scored,
         "num_labels": data.num_labels,
         "feature_dim": feature_info.get("feature_dim"),
         **context.extra_setup,

@@ -52,10 +52,13 @@ class DatasetSpec(StrictModel):
 
 
 class PreprocessingSpec(StrictModel):
-    """Modality-specific input sizing. Vision takes its size from the model's timm data config."""
+    """Modality-specific input sizing. Vision takes its size from the model's timm data config unless overridden."""
 
     max_length: PositiveInt = Field(default=128, description="Text: tokens per example after truncation.")
     clip_seconds: PositiveFloat = Field(default=1.0, description="Audio: clips are cut or padded to this.")
+    image_size: PositiveInt | None = Field(
+        default=None, description="Vision: train and evaluate at this square size instead of the model's own."
+    )
 
 
 class TrainingSpec(StrictModel):

@@ -149,4 +149,17 @@ def _publish_leaderboard(args: argparse.Namespace) -> None:
 
     out_dir = args.leaderboard_dir or args.output_dir / "leaderboard"
     path = build_leaderboard(args.output_dir, out_dir)
-    print(f"\nleaderboard: {path}")
+    print(f"\nleaderboard: {path}\n")
+    print(suite_excerpt(path.read_text(encoding="utf-8"), args.suite))
+
+
+def suite_excerpt(markdown: str, suite: str, max_lines: int = 40) -> str:
+    """The top of a suite's section of the leaderboard, for the end of a run."""
+    lines = markdown.splitlines()
+    heading = f"## Suite `{suite}`"
+    if heading not in lines:
+        return ""
+    section = lines[lines.index(heading) :]
+    end = next((i for i, line in enumerate(section[1:], 1) if line.startswith("## ")), len(section))
+    excerpt = section[:end]
+    return "\n".join(excerpt[:max_lines] + (["…"] if len(excerpt) > max_lines else []))

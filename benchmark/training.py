@@ -61,6 +61,7 @@ class TrainOutcome:
     eval_wall_s: float = 0.0
     optimizer_steps: int = 0
     train_examples_seen: int = 0
+    eval_examples_scored: int = 0
 
     @property
     def samples_per_s(self) -> float:
@@ -166,7 +167,7 @@ def _run_loop(
 
 def _record_eval(accelerator, model, eval_loader, metric_fn, main_metric, outcome: TrainOutcome, step, epoch):
     started = time.perf_counter()
-    metrics = evaluate_model(accelerator, model, eval_loader, metric_fn)
+    metrics, outcome.eval_examples_scored = evaluate_model(accelerator, model, eval_loader, metric_fn)
     outcome.eval_wall_s += time.perf_counter() - started
     outcome.curve.append(
         {
@@ -179,8 +180,11 @@ def _record_eval(accelerator, model, eval_loader, metric_fn, main_metric, outcom
     )
 
 
-def evaluate_model(accelerator: Accelerator, model: nn.Module, eval_loader, metric_fn: MetricFn) -> dict:
-    """Metrics of `model` over the whole evaluation set, gathered from every process without duplicates."""
+def evaluate_model(
+    accelerator: Accelerator, model: nn.Module, eval_loader, metric_fn: MetricFn
+) -> tuple[dict[str, float], int]:
+    """Metrics of `model` over the whole evaluation set, gathered from every process without duplicates,
+    and how many examples were scored (the evaluation set's size when nothing is duplicated or lost)."""
     model.eval()
     predictions, references = [], []
     with torch.inference_mode():
@@ -189,7 +193,7 @@ def evaluate_model(accelerator: Accelerator, model: nn.Module, eval_loader, metr
             predicted, labels = accelerator.gather_for_metrics((logits.argmax(dim=-1), batch[LABEL]))
             predictions += predicted.tolist()
             references += labels.tolist()
-    return metric_fn(predictions, references)
+    return metric_fn(predictions, references), len(predictions)
 
 
 def _check_finite(accelerator: Accelerator, running_loss: torch.Tensor, step: int) -> float:

@@ -102,7 +102,9 @@ def test_suite_naming_missing_task_suggests(tmp_path):
 
 
 def test_unknown_model_library_is_an_error(tmp_path):
-    write(tmp_path / "suites" / "s.yaml", "suite: s\nmodels: [{id: m, library: keras, checkpoint: x, modality: text}]\n")
+    write(
+        tmp_path / "suites" / "s.yaml", "suite: s\nmodels: [{id: m, library: keras, checkpoint: x, modality: text}]\n"
+    )
     with pytest.raises(SpecError) as caught:
         load_registry(tmp_path)
     assert "'models.0.library'" in str(caught.value) and "keras" in str(caught.value)
@@ -113,7 +115,13 @@ def test_validate_exits_2_with_every_problem_and_no_traceback(tmp_path, capsys):
     write(tmp_path / "vision" / "b.yaml", "")
     assert main(["--tasks-dir", str(tmp_path), "--validate"]) == 2
     err = capsys.readouterr().err
-    assert "3 problem(s)" in err and "required field is missing" in err and "a.yaml" in err and "b.yaml" in err and "Traceback" not in err
+    assert (
+        "3 problem(s)" in err
+        and "required field is missing" in err
+        and "a.yaml" in err
+        and "b.yaml" in err
+        and "Traceback" not in err
+    )
 
 
 def test_real_suites_validate_and_resolve():

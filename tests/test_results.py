@@ -11,8 +11,16 @@ from benchmark.results import CellResult, ResultFileError, read_result, result_p
 
 def make_result(**overrides) -> CellResult:
     fields = dict(
-        suite="s", model="m", init="pretrained", task="t", modality="vision", protocol="finetune", seed=0,
-        status="ok", main_metric="accuracy", metrics={"accuracy": 0.5},
+        suite="s",
+        model="m",
+        init="pretrained",
+        task="t",
+        modality="vision",
+        protocol="finetune",
+        seed=0,
+        status="ok",
+        main_metric="accuracy",
+        metrics={"accuracy": 0.5},
     )
     return CellResult(**{**fields, **overrides})
 

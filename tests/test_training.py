@@ -21,8 +21,14 @@ def blobs(n: int, seed: int) -> FeatureDataset:
 
 def run(config: TrainConfig):
     return train_and_evaluate(
-        Accelerator(), LinearHead(8, 3), blobs(96, 0), blobs(31, 1), default_collate, config,
-        lambda p, r: compute_metrics(["accuracy"], p, r), "accuracy",
+        Accelerator(),
+        LinearHead(8, 3),
+        blobs(96, 0),
+        blobs(31, 1),
+        default_collate,
+        config,
+        lambda p, r: compute_metrics(["accuracy"], p, r),
+        "accuracy",
     )
 
 

