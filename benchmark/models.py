@@ -46,9 +46,10 @@ class LoadedModel:
 
 
 class TransferModel(nn.Module):
-    """One interface over timm and transformers classifiers."""
+    """One interface over timm and transformers classifiers.
 
-    source_classifier: nn.Module | None = None
+    `source_classifier` is the checkpoint's own head over its source classes (for LEEP/NCE), or None.
+    """
 
     def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -83,6 +84,7 @@ class HFTransferModel(TransferModel):
     def __init__(self, network: nn.Module):
         super().__init__()
         self.network = network
+        self.source_classifier = None
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.network(**inputs).logits

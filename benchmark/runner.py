@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -46,6 +46,7 @@ DEFAULT_TRAINING = TrainingSpec(
     gradient_accumulation_steps=1,
     evals_per_epoch=2,
 )
+PROBE_MAX_EVALS = 10  # a probe trains for many cheap epochs; ten evaluations trace its curve
 LIBRARIES = ("torch", "timm", "transformers", "datasets", "evaluate", "accelerate", "numpy", "transfer-bench")
 
 
@@ -93,6 +94,8 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
     loaded = build_model(
         cell.model, cell.init, data.num_labels, cell.seed, context.assets_dir, context.trust_remote_code
     )
+    if context.channels_last and loaded.network.is_convolutional():
+        loaded.network.to(memory_format=torch.channels_last)
     if cell.task.modality == "audio":
         data = with_sampling_rate(data, cell.task.dataset.input_column, loaded.processor.sampling_rate)
     collate = make_collator(cell.task, loaded.processor)
@@ -127,8 +130,6 @@ def _metric_fn(cell: Cell):
 
 def _finetune(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec) -> TrainOutcome:
     network = loaded.network
-    if context.channels_last and network.is_convolutional():
-        network = network.to(memory_format=torch.channels_last)
     if context.compile:
         network = torch.compile(network)
     config = _train_config(training, training.epochs, training.learning_rate, cell.seed, context.num_workers)
@@ -151,7 +152,10 @@ def _linear_probe(cell, context, loaded: LoadedModel, data: TaskData, collate, t
     feature_wall_s = time.perf_counter() - started
     train_x, eval_x = _standardise(frozen.train.features, frozen.eval.features)
     head = LinearHead(train_x.shape[1], data.num_labels)
-    config = _train_config(training, training.probe_epochs, training.probe_learning_rate, cell.seed, 0)
+    config = replace(
+        _train_config(training, training.probe_epochs, training.probe_learning_rate, cell.seed, 0),
+        max_evals=PROBE_MAX_EVALS,
+    )
     outcome = train_and_evaluate(
         context.accelerator,
         head,

@@ -47,6 +47,7 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     gradient_accumulation_steps: int = 1
     evals_per_epoch: int = 2
+    max_evals: int | None = None  # caps the curve's length for long, cheap runs (linear probes)
     num_workers: int = 0
     seed: int = 0
 
@@ -126,6 +127,8 @@ def _run_loop(
     steps_per_epoch = max(1, batches_per_epoch // config.gradient_accumulation_steps)
     total_steps = max(1, math.ceil(config.epochs * steps_per_epoch))
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
+    if config.max_evals:
+        eval_every = max(eval_every, math.ceil(total_steps / config.max_evals))
     outcome = TrainOutcome(metrics={})
     running_loss = torch.zeros((), device=accelerator.device)
     progress = tqdm(total=total_steps, desc=description, disable=not accelerator.is_local_main_process, leave=False)

@@ -29,7 +29,6 @@ Higher is better for every score.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 from sklearn.covariance import ledoit_wolf
 
 Array = np.ndarray | float
@@ -49,51 +48,60 @@ class LogMEFit:
 
 
 def _one_hot(y: np.ndarray) -> np.ndarray:
-    """One-vs-rest targets ``[N, K]`` for the K classes present in ``y`` (absent classes carry no evidence)."""
+    """One-vs-rest targets ``[N, K]`` for the K classes present in ``y`` (absent classes have no evidence)."""
     _, inverse = np.unique(y, return_inverse=True)
     onehot = np.zeros((inverse.size, inverse.max() + 1))
     onehot[np.arange(inverse.size), inverse] = 1.0
     return onehot
 
 
-def _spectrum(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-zero squared singular values ``sigma [r]`` of X and squared target projections ``zsq [r, K]``.
+def _spectrum(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SVD quantities LogME needs: ``sigma [r]``, ``zsq [r, K]`` and ``perp [K]``.
 
-    ``z = U^T Y`` are the targets' coordinates along X's left singular vectors. The SVD is read off the
-    eigendecomposition of the smaller Gram matrix (``X^T X`` when N >= D, ``X X^T`` when N < D), so the
-    cost is O(N D min(N, D) + min(N, D)^3). Directions whose squared singular value is below the Gram
-    matrix's rounding floor (``max(N, D) eps`` relative) are treated as exact null directions.
+    ``sigma`` are X's non-zero squared singular values, ``zsq`` the squared coordinates ``(U^T Y)^2`` of
+    the targets along the matching left singular vectors, and ``perp = ||Y||^2 - sum zsq``, the targets'
+    energy outside X's column space. The SVD is read off the eigendecomposition of the smaller Gram
+    matrix (``X^T X`` when N >= D, ``X X^T`` when N < D), so the cost is O(N D min(N, D) + min(N, D)^3).
+    Directions whose squared singular value is below the Gram matrix's rounding floor (``max(N, D) eps``
+    relative) are treated as exact null directions. When N < D, ``perp`` is summed over the discarded
+    directions instead of subtracted, so it is exactly 0 for full-rank X (no rounding residue for beta to
+    amplify).
     """
     rank_floor = max(X.shape) * np.finfo(np.float64).eps
     if X.shape[0] >= X.shape[1]:
         sigma, V = np.linalg.eigh(X.T @ X)
         keep = sigma > sigma.max(initial=0.0) * rank_floor
-        return sigma[keep], (V[:, keep].T @ (X.T @ Y)) ** 2 / sigma[keep, None]
+        zsq = (V[:, keep].T @ (X.T @ Y)) ** 2 / sigma[keep, None]
+        return sigma[keep], zsq, np.maximum((Y**2).sum(axis=0) - zsq.sum(axis=0), 0.0)
     sigma, U = np.linalg.eigh(X @ X.T)
     keep = sigma > sigma.max(initial=0.0) * rank_floor
-    return sigma[keep], (U[:, keep].T @ Y) ** 2
+    projections_sq = (U.T @ Y) ** 2
+    return sigma[keep], projections_sq[keep], projections_sq[~keep].sum(axis=0)
 
 
-def _mackay_update(n: int, gamma: Array, m_sq: Array, residual: Array) -> tuple[Array, Array]:
+def _mackay_update(gamma: Array, noise_dof: Array, m_sq: Array, residual: Array) -> tuple[Array, Array]:
     """MacKay's fixed-point step ``alpha = gamma / ||m||^2``, ``beta = (N - gamma) / ||y - X m||^2``."""
-    return gamma / np.maximum(m_sq, _TINY), (n - gamma) / np.maximum(residual, _TINY)
+    return gamma / np.maximum(m_sq, _TINY), noise_dof / np.maximum(residual, _TINY)
 
 
 def _spectral_terms(
-    sigma: np.ndarray, zsq: np.ndarray, perp: np.ndarray, lam: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """gamma, ``||m||^2``, ``||y - X m||^2`` and ``sum_i log(1 + sigma_i / lam)`` at ``lam = alpha / beta``.
+    n: int, sigma: np.ndarray, zsq: np.ndarray, perp: np.ndarray, lam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """gamma, N - gamma, ``||m||^2``, ``||y - X m||^2`` and ``sum_i log(1 + sigma_i / lam)`` at ``lam``.
 
-    The posterior mean is ``m = (X^T X + lam I)^-1 X^T y``; ``perp`` is ``||y||^2 - ||z||^2``, the part of
-    the target outside X's column space, which no weight vector can fit. ``lam * h`` is formed before
-    squaring so that a diverging ``lam`` (the evidence prefers w = 0) cannot overflow.
+    ``lam = alpha / beta``; the posterior mean is ``m = (X^T X + lam I)^-1 X^T y`` and ``perp`` is the
+    target's energy outside X's column space, which no weight vector can fit. ``N - gamma`` is summed as
+    ``(N - r) + sum_i lam / (sigma_i + lam)`` rather than subtracted, and ``lam * h`` is formed before
+    squaring, so neither ``lam -> 0`` (X interpolates the target, beta diverges) nor ``lam -> inf`` (the
+    evidence prefers w = 0, alpha diverges) loses precision or overflows.
     """
     h = 1.0 / (sigma[:, None] + lam[None, :])
     gamma = (sigma[:, None] * h).sum(axis=0)
+    noise_dof = (n - sigma.size) + (lam * h).sum(axis=0)
     m_sq = (sigma[:, None] * zsq * h**2).sum(axis=0)
     residual = ((lam * h) ** 2 * zsq).sum(axis=0) + perp
     log_det = np.log1p(sigma[:, None] / lam[None, :]).sum(axis=0)
-    return gamma, m_sq, residual, log_det
+    return gamma, noise_dof, m_sq, residual, log_det
 
 
 def logme_fit(X: np.ndarray, y: np.ndarray) -> LogMEFit:
@@ -107,24 +115,28 @@ def logme_fit(X: np.ndarray, y: np.ndarray) -> LogMEFit:
     which is the textbook ``[D log alpha + N log beta - ... - log det(alpha I + beta X^T X)] / 2N`` with the
     D - r null directions of X cancelled exactly (their prior and posterior factors are equal); the
     target's component outside X's column space enters the residual in full. Starting from
-    alpha = beta = 1, MacKay's updates run until the evidence of every target moves by less than 1e-10 per
-    iteration (it converges even when alpha diverges, i.e. the target is best explained as pure noise).
-    The returned evidence is exactly that of the returned alpha and beta.
+    alpha = beta = 1, each target follows MacKay's updates until its evidence moves by less than 1e-10 in
+    one iteration, then is frozen. The evidence converges even where the optimum is at infinity: alpha
+    diverges when the target is best explained as pure noise, beta when X interpolates it (N < D, full
+    rank). The returned evidence is exactly that of the returned alpha and beta.
     """
     X = np.asarray(X, dtype=np.float64)
     Y = _one_hot(np.asarray(y))
     n = X.shape[0]
-    sigma, zsq = _spectrum(X, Y)
-    perp = np.maximum(Y.sum(axis=0) - zsq.sum(axis=0), 0.0)
+    sigma, zsq, perp = _spectrum(X, Y)
     alpha, beta = np.ones(Y.shape[1]), np.ones(Y.shape[1])
     previous = np.full(Y.shape[1], -np.inf)
+    active = np.ones(Y.shape[1], dtype=bool)
     for _ in range(_LOGME_MAX_ITER):
-        gamma, m_sq, residual, log_det = _spectral_terms(sigma, zsq, perp, alpha / beta)
-        evidence = (n * np.log(beta) - n * np.log(2 * np.pi) - beta * residual - alpha * m_sq - log_det) / (2 * n)
-        if np.all(np.abs(evidence - previous) <= _LOGME_TOL):
+        gamma, noise_dof, m_sq, residual, log_det = _spectral_terms(n, sigma, zsq, perp, alpha / beta)
+        fit_terms = beta * residual + alpha * m_sq + log_det
+        evidence = (n * np.log(beta / (2 * np.pi)) - fit_terms) / (2 * n)
+        active &= np.abs(evidence - previous) > _LOGME_TOL
+        if not active.any():
             break
         previous = evidence
-        alpha, beta = _mackay_update(n, gamma, m_sq, residual)
+        new_alpha, new_beta = _mackay_update(gamma, noise_dof, m_sq, residual)
+        alpha, beta = np.where(active, new_alpha, alpha), np.where(active, new_beta, beta)
     return LogMEFit(evidence=evidence, alpha=alpha, beta=beta)
 
 
@@ -146,13 +158,12 @@ def _logme_reference_single(X: np.ndarray, G: np.ndarray, target: np.ndarray) ->
         gamma = d - alpha * np.trace(A_inv)
         residual = np.sum((target - X @ m) ** 2)
         _, log_det = np.linalg.slogdet(A)
-        evidence = (
-            d * np.log(alpha) + n * np.log(beta) - n * np.log(2 * np.pi) - beta * residual - alpha * (m @ m) - log_det
-        ) / (2 * n)
+        fit_terms = beta * residual + alpha * (m @ m) + log_det
+        evidence = (d * np.log(alpha) + n * np.log(beta / (2 * np.pi)) - fit_terms) / (2 * n)
         if abs(evidence - previous) <= _LOGME_TOL:
             break
         previous = evidence
-        alpha, beta = _mackay_update(n, gamma, m @ m, residual)
+        alpha, beta = _mackay_update(gamma, n - gamma, m @ m, residual)
     return evidence
 
 
@@ -160,7 +171,9 @@ def logme_reference(X: np.ndarray, y: np.ndarray) -> float:
     """Straightforward per-class LogME with dense ``D x D`` inverses and ``slogdet``.
 
     Same evidence and same fixed-point schedule as :func:`logme`, O(D^3) per iteration per class. Kept
-    as the correctness and speed baseline for the vectorised spectral implementation.
+    as the correctness and speed baseline for the vectorised spectral implementation. Where X interpolates
+    a target (beta -> infinity) ``alpha I + beta X^T X`` becomes ill-conditioned and ``N - gamma`` cancels,
+    so this baseline is only accurate while the optimum is finite.
     """
     X = np.asarray(X, dtype=np.float64)
     Y = _one_hot(np.asarray(y))
@@ -177,33 +190,44 @@ def _centred_class_means(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     return Xc, means / counts[:, None], counts / y.size
 
 
+def _between_class_trace(cov: np.ndarray, means: np.ndarray, freq: np.ndarray, n: int) -> float:
+    """``tr(cov^+ cov(E[X | y])) = sum_k freq_k m_k^T cov^+ m_k`` with a rounding-aware pseudo-inverse.
+
+    Directions of ``cov`` below its rounding floor (``max(N, D) eps`` relative to the largest eigenvalue)
+    count as constant and are left out, so a singular covariance -- collinear or constant features --
+    gives a finite score (0 for constant features) rather than an error.
+    """
+    rounding_floor = max(n, cov.shape[0]) * np.finfo(np.float64).eps
+    cov_pinv = np.linalg.pinv(cov, rtol=rounding_floor, hermitian=True)
+    return float(freq @ np.sum((means @ cov_pinv) * means, axis=1))
+
+
 def h_score(X: np.ndarray, y: np.ndarray) -> float:
     """H-score (Bao et al. 2019): ``tr(cov(X)^+ cov(E[X | y]))`` with the pseudo-inverse.
 
-    Both covariances use the 1/N normalisation. Bounded by ``min(C - 1, rank)`` and invariant to invertible
-    linear maps of full-rank features; unstable when D is large relative to N (use
-    :func:`h_score_shrinkage` there).
+    Both covariances use the 1/N normalisation. Bounded by ``min(C - 1, rank)`` (one-hot class features
+    score exactly C - 1) and invariant to invertible linear maps of full-rank features; unstable when D is
+    large relative to N (use :func:`h_score_shrinkage` there).
     """
     X = np.asarray(X, dtype=np.float64)
     Xc, means, freq = _centred_class_means(X, np.asarray(y))
-    cov_pinv = np.linalg.pinv(Xc.T @ Xc / X.shape[0], hermitian=True)
-    return float(freq @ np.sum((means @ cov_pinv) * means, axis=1))
+    return _between_class_trace(Xc.T @ Xc / X.shape[0], means, freq, X.shape[0])
 
 
 def h_score_shrinkage(X: np.ndarray, y: np.ndarray) -> float:
     """Shrinkage H-score (Ibrahim et al. 2022): ``tr(cov_a(X)^-1 (1 - a) cov(E[X | y]))``.
 
     ``cov_a = (1 - a) cov(X) + a (tr cov(X) / D) I`` is the Ledoit-Wolf estimate with its optimal shrinkage
-    ``a``; the between-class covariance is shrunk by the same ``1 - a``. Every eigen-direction of the plain
-    score is damped by ``(1 - a) lam / ((1 - a) lam + a mu)``, so this is strictly below the plain H-score
-    whenever ``a > 0`` and approaches it as N grows (``a -> 0``); e.g. for one-hot features it is just below
-    ``C - 1``. Invariant to rotations and rescaling of the features, not to general linear maps.
+    ``a``; the between-class covariance is shrunk by the same ``1 - a``. In the eigenbasis of ``cov(X)``
+    each direction's contribution to the plain score is damped by ``(1 - a) lam / ((1 - a) lam + a mu)``,
+    so this is strictly below the plain H-score whenever ``a > 0`` and approaches it as N grows
+    (``a -> 0``); e.g. for one-hot features it is just below ``C - 1``. Invariant to rotations and
+    rescaling of the features, not to general linear maps.
     """
     X = np.asarray(X, dtype=np.float64)
     Xc, means, freq = _centred_class_means(X, np.asarray(y))
     shrunk_cov, shrinkage = ledoit_wolf(Xc, assume_centered=True)
-    solved = cho_solve(cho_factor(shrunk_cov), means.T)
-    return float((1.0 - shrinkage) * (freq @ np.sum(solved.T * means, axis=1)))
+    return float((1.0 - shrinkage) * _between_class_trace(shrunk_cov, means, freq, X.shape[0]))
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
@@ -216,14 +240,16 @@ def knn_loo_accuracy(X: np.ndarray, y: np.ndarray, k: int = 10, chunk_bytes: int
     """Exact leave-one-out k-NN accuracy under cosine similarity, majority vote.
 
     Each example is classified by its k most similar *other* examples (itself is excluded by index, so
-    exact duplicates still count as neighbours); vote ties go to the smallest class id. Similarities are
-    computed in row chunks of at most ``chunk_bytes`` so memory stays O(chunk x N) rather than O(N^2).
+    exact duplicates still count as neighbours; k is capped at N - 1 for tiny sets); vote ties go to the
+    smallest class id. Similarities are computed in row chunks of at most ``chunk_bytes``, so memory
+    stays O(chunk x N) rather than O(N^2).
     """
     Xn = _unit_rows(np.asarray(X, dtype=np.float64))
     y = np.asarray(y)
     n = Xn.shape[0]
-    if not 1 <= k < n:
-        raise ValueError(f"k must be in [1, N-1], got k={k} for N={n}")
+    if k < 1 or n < 2:
+        raise ValueError(f"need k >= 1 and at least two examples, got k={k} for N={n}")
+    k = min(k, n - 1)
     classes, labels = np.unique(y, return_inverse=True)
     rows = max(1, chunk_bytes // (8 * n))
     correct = 0

@@ -1,0 +1,45 @@
+"""Two CPU processes (gloo) give the same metric as one, with no evaluation example counted twice.
+
+Why the comparison is fair and the tolerance tight: the linear probe has no dropout or batch norm, features
+come from one deterministic eval-mode pass, and the one-process run uses the two-process run's global batch
+(2 x 8 = 16), so both follow the same optimisation path up to floating-point reduction order. The metric may
+then differ only where a borderline example flips, so we allow one example's worth (1 / num_eval).
+The evaluation set size is odd (17), so the last batch is padded across processes: `gather_for_metrics` must
+drop the duplicates, which `num_eval_scored == num_eval` checks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from benchmark.results import read_result
+from benchmark.run import REPO_ROOT
+
+NUM_EVAL = 17
+
+
+def run(tiny_tasks, tiny_assets, output, processes: int, batch_size: int) -> None:
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(processes),
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    if processes > 1:
+        launcher.append("--multi_gpu")
+    command = [*launcher, str(REPO_ROOT / "benchmark" / "run.py"), "--tasks-dir", str(tiny_tasks),
+               "--assets-dir", str(tiny_assets), "--suite", "tiny", "--models", "tiny-resnet", "--no-scratch",
+               "--protocols", "linear_probe", "--max-eval-samples", str(NUM_EVAL), "--batch-size", str(batch_size),
+               "--probe-epochs", "5", "--output-dir", str(output)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+def test_two_processes_match_one(tiny_tasks, tiny_assets, tmp_path):
+    run(tiny_tasks, tiny_assets, tmp_path / "one", processes=1, batch_size=16)
+    run(tiny_tasks, tiny_assets, tmp_path / "two", processes=2, batch_size=8)
+    relative = "tiny/tiny-resnet/colours/linear_probe-seed0.json"
+    one, two = read_result(tmp_path / "one" / relative), read_result(tmp_path / "two" / relative)
+    assert two.setup["world_size"] == 2 and one.setup["world_size"] == 1
+    assert one.setup["num_eval_scored"] == two.setup["num_eval_scored"] == NUM_EVAL
+    assert abs(one.metrics["accuracy"] - two.metrics["accuracy"]) <= 1 / NUM_EVAL + 1e-9
+    assert len(one.curve) == len(two.curve)
