@@ -59,7 +59,7 @@ class CellResult(BaseModel):
     curve: list[CurvePoint] = Field(default_factory=list)
     timing: dict[str, float] = Field(default_factory=dict)
     complexity: dict[str, float | int | str | None] = Field(default_factory=dict)
-    estimators: dict[str, float] = Field(default_factory=dict)
+    estimators: dict[str, float | None] = Field(default_factory=dict)  # None: undefined for these features
     setup: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
     revisions: dict[str, str | None] = Field(default_factory=dict)
@@ -69,6 +69,33 @@ class CellResult(BaseModel):
     @property
     def main_score(self) -> float | None:
         return self.metrics.get(self.main_metric)
+
+
+class SimilarityResult(BaseModel):
+    """Task-to-task distances of one suite and modality, measured in one fixed encoder's feature space.
+
+    `distances[method]` is a symmetric matrix over `tasks` (zero diagonal; smaller = more similar), for the
+    methods of `benchmark.similarity` ("bures": class-conditional Fréchet/Bures optimal transport distance,
+    "task2vec": Task2Vec cosine distance of Fisher embeddings). `source_to_target[model][task]` holds, per
+    method, the distance from a model's declared pretraining sample to each task.
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    schema_version: int = SCHEMA_VERSION
+    suite: str
+    modality: Modality
+    encoder: str
+    tasks: list[str]
+    distances: dict[str, list[list[float | None]]]
+    source_to_target: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)
+
+
+SIMILARITY_DIRNAME = "_similarity"
+
+
+def similarity_path(root: Path, suite: str, modality: str) -> Path:
+    """`<root>/<suite>/_similarity/<modality>.json`."""
+    return Path(root) / safe_component(suite) / SIMILARITY_DIRNAME / f"{safe_component(modality)}.json"
 
 
 def model_dirname(model: str, init: Init) -> str:
@@ -87,7 +114,7 @@ def result_path(root: Path, suite: str, model: str, init: Init, task: str, proto
     )
 
 
-def write_result(path: Path, result: CellResult) -> None:
+def write_result(path: Path, result: CellResult | SimilarityResult) -> None:
     """Write atomically: a temporary file in the same directory, flushed, then renamed over the target."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -119,5 +146,20 @@ def read_result(path: Path) -> CellResult:
 
 
 def find_result_files(root: Path) -> list[Path]:
-    """Every result JSON below `root`, in a stable order (temporary files excluded)."""
-    return sorted(p for p in Path(root).rglob("*.json") if not p.name.startswith("."))
+    """Every cell result JSON below `root`, in a stable order (temporary and similarity files excluded)."""
+    return sorted(
+        p for p in Path(root).rglob("*.json") if not p.name.startswith(".") and SIMILARITY_DIRNAME not in p.parts
+    )
+
+
+def find_similarity_files(root: Path) -> list[Path]:
+    """Every similarity JSON below `root`, in a stable order."""
+    return sorted(p for p in Path(root).rglob(f"{SIMILARITY_DIRNAME}/*.json") if not p.name.startswith("."))
+
+
+def read_similarity(path: Path) -> SimilarityResult:
+    """Parse and validate one similarity file; any problem raises `ResultFileError` naming the file."""
+    try:
+        return SimilarityResult.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValidationError) as error:
+        raise ResultFileError(f"{path}: not a valid similarity file: {str(error).splitlines()[0]}") from None

@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow checkpoints that ship their own model code (off unless given)",
     )
     behaviour.add_argument("--no-feature-cache", action="store_true", help="recompute frozen features")
+    behaviour.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="save a resumable fine-tune checkpoint at evaluations this often (0: every one)",
+    )
+    behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
     return parser
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import find_executable_batch_size
 from torch.utils.data import Dataset, default_collate
 
 from benchmark.complexity import describe_complexity, track_peak_memory
@@ -26,8 +27,10 @@ from benchmark.features import (
     extract_split,
     feature_cache_key,
 )
+from benchmark.interruption import StopFlag, remove_checkpoint
 from benchmark.metrics import chance_level, compute_metrics
 from benchmark.models import LoadedModel, build_model
+from benchmark.naming import safe_component
 from benchmark.plan import Cell
 from benchmark.preprocess import make_collator, model_inputs
 from benchmark.results import CellResult
@@ -66,6 +69,9 @@ class RunContext:
     channels_last: bool = True
     compile: bool = False
     extra_setup: dict = field(default_factory=dict)
+    stop_flag: StopFlag | None = None
+    checkpoint_root: Path | None = None
+    checkpoint_interval_s: float = 60.0
     data_cache: dict[tuple, TaskData] = field(default_factory=dict)
 
     def task_data(self, cell: Cell) -> TaskData:
@@ -129,21 +135,45 @@ def _metric_fn(cell: Cell):
 
 
 def _finetune(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec) -> TrainOutcome:
+    """Fine-tune every weight; an out-of-memory error restarts from the initial weights with half the batch."""
     network = loaded.network
-    if context.compile:
-        network = torch.compile(network)
-    config = _train_config(training, training.epochs, training.learning_rate, cell.seed, context.num_workers)
-    return train_and_evaluate(
-        context.accelerator,
-        network,
-        data.train,
-        data.eval,
-        collate,
-        config,
-        _metric_fn(cell),
-        cell.task.main_metric,
-        description=f"finetune {cell.name}",
-    )
+    initial_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+    checkpoint_dir = context.checkpoint_root / safe_component(cell.name) if context.checkpoint_root else None
+    attempts: list[int] = []
+
+    @find_executable_batch_size(starting_batch_size=training.batch_size)
+    def attempt(batch_size: int) -> TrainOutcome:
+        if attempts:  # a retry after running out of memory: start over from the same weights
+            context.accelerator.free_memory()
+            network.load_state_dict(initial_state)
+            if checkpoint_dir:
+                remove_checkpoint(context.accelerator, checkpoint_dir)
+        attempts.append(batch_size)
+        config = replace(
+            _train_config(training, training.epochs, training.learning_rate, cell.seed, context.num_workers),
+            batch_size=batch_size,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_interval_s=context.checkpoint_interval_s,
+        )
+        model = torch.compile(network) if context.compile else network
+        return train_and_evaluate(
+            context.accelerator,
+            model,
+            data.train,
+            data.eval,
+            collate,
+            config,
+            _metric_fn(cell),
+            cell.task.main_metric,
+            description=f"finetune {cell.name}",
+            stop_flag=context.stop_flag,
+        )
+
+    outcome = attempt()
+    outcome.batch_sizes_tried = attempts
+    if checkpoint_dir:
+        remove_checkpoint(context.accelerator, checkpoint_dir)
+    return outcome
 
 
 def _linear_probe(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec):
@@ -299,13 +329,14 @@ def _setup(
         "hardware": hardware_name(accelerator.device),
         "precision": accelerator.mixed_precision,
         "world_size": accelerator.num_processes,
-        "batch_size": training.batch_size,
+        "batch_size": outcome.batch_sizes_tried[-1] if outcome.batch_sizes_tried else training.batch_size,
         "gradient_accumulation_steps": training.gradient_accumulation_steps,
         "epochs": training.probe_epochs if cell.protocol == "linear_probe" else training.epochs,
         "learning_rate": training.probe_learning_rate if cell.protocol == "linear_probe" else training.learning_rate,
         "num_train": len(data.train),
         "num_eval": len(data.eval),
         "num_eval_scored": outcome.eval_examples_scored,
+        "batch_sizes_tried": ",".join(map(str, outcome.batch_sizes_tried)) or None,
         "num_labels": data.num_labels,
         "feature_dim": feature_info.get("feature_dim"),
         **context.extra_setup,

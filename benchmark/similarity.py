@@ -152,7 +152,8 @@ def task2vec_embedding(
         W2 = np.vstack([np.zeros_like(W2), W2])
     head_variance = probs @ W2**2 - (probs @ W2) ** 2
     fisher = ((pre_activation > 0) * head_variance).T @ X**2 / X.shape[0]
-    return (fisher / fisher.sum()).ravel()
+    total = fisher.sum()
+    return (fisher / total).ravel() if total > 0 else np.zeros(fisher.size)  # no signal: the zero embedding
 
 
 def task2vec_distance(ea: np.ndarray, eb: np.ndarray) -> float:
@@ -164,7 +165,10 @@ def task2vec_distance(ea: np.ndarray, eb: np.ndarray) -> float:
     total = ea + eb
     informative = total > 0
     u, v = ea[informative] / total[informative], eb[informative] / total[informative]
-    return float(1.0 - (u @ v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+    norms = np.linalg.norm(u) * np.linalg.norm(v)
+    if norms == 0:  # at least one task gave the probe no signal: equal if both did, unrelated otherwise
+        return 0.0 if not u.any() and not v.any() else 1.0
+    return float(1.0 - (u @ v) / norms)
 
 
 def _shared_projection(tasks: dict[str, tuple[np.ndarray, np.ndarray]], n_components: int) -> np.ndarray:

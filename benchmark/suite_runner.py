@@ -17,15 +17,25 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from benchmark.features import FeatureCache
+from benchmark.interruption import StopFlag, StopRequested
 from benchmark.plan import Cell, Selection, parse_shard, plan_cells, shard
 from benchmark.registry import Registry
-from benchmark.results import CellResult, ResultFileError, read_result, result_path, write_result
+from benchmark.results import (
+    CellResult,
+    ResultFileError,
+    read_result,
+    result_path,
+    similarity_path,
+    write_result,
+)
 from benchmark.runner import RunContext, run_cell
 from benchmark.specs import TrainingSpec
+from benchmark.task_similarity import measure_suite_similarity
 from benchmark.training import DivergedError
 
 FINISHED = ("ok", "diverged")
 FEATURE_CACHE_DIRNAME = ".feature_cache"
+CHECKPOINTS_DIRNAME = ".checkpoints"
 
 
 def run_suite(registry: Registry, args: argparse.Namespace) -> int:
@@ -57,8 +67,22 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         num_workers=args.num_workers,
         compile=args.compile,
+        checkpoint_root=args.output_dir / CHECKPOINTS_DIRNAME,
+        checkpoint_interval_s=args.checkpoint_interval,
     )
-    outcomes = _run_cells(cells, context, args.output_dir, args.overwrite)
+    try:
+        with StopFlag() as context.stop_flag:
+            outcomes = _run_cells(cells, context, args.output_dir, args.overwrite)
+    except StopRequested as stop:
+        if accelerator.is_main_process:
+            print(
+                f"\n{stop}: finished cells are saved and the fine-tune in progress is checkpointed; "
+                "run the same command again to resume.",
+                file=sys.stderr,
+            )
+        return stop.exit_code
+    if not args.no_similarity:
+        _record_similarity(suite, context, args.output_dir)
     if accelerator.is_main_process:
         _print_summary(outcomes)
         _publish_leaderboard(args)
@@ -70,6 +94,7 @@ def _run_cells(cells: list[Cell], context: RunContext, output_dir: Path, overwri
     accelerator, outcomes = context.accelerator, {}
     main = accelerator.is_main_process
     for cell in tqdm(cells, desc="cells", disable=not main):
+        context.stop_flag.raise_if_set()
         path = result_path(output_dir, cell.suite, cell.model.id, cell.init, cell.task.task, cell.protocol, cell.seed)
         if not overwrite and (status := _finished_status(path)):
             outcomes[cell.name] = (status, "skipped: result file exists")
@@ -81,6 +106,19 @@ def _run_cells(cells: list[Cell], context: RunContext, output_dir: Path, overwri
         outcomes[cell.name] = (result.status, result.error or _headline(result))
         accelerator.wait_for_everyone()
     return outcomes
+
+
+def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
+    """Task-similarity files for the suite; a failure here is reported and never loses cell results."""
+    try:
+        records = measure_suite_similarity(suite, context)
+    except Exception as error:  # similarity is an analysis on top of finished cells
+        if context.accelerator.is_main_process:
+            tqdm.write(f"warning: task similarity not measured: {type(error).__name__}: {error}")
+        return
+    if context.accelerator.is_main_process:
+        for record in records:
+            write_result(similarity_path(output_dir, record.suite, record.modality), record)
 
 
 def _attempt(cell: Cell, context: RunContext) -> CellResult:

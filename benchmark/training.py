@@ -13,15 +13,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from accelerate import Accelerator
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from benchmark.data import LABEL
+from benchmark.interruption import StopFlag, load_checkpoint, save_checkpoint
 from benchmark.preprocess import model_inputs
 
 MetricFn = Callable[[list[int], list[int]], dict[str, float]]
@@ -50,6 +52,8 @@ class TrainConfig:
     max_evals: int | None = None  # caps the curve's length for long, cheap runs (linear probes)
     num_workers: int = 0
     seed: int = 0
+    checkpoint_dir: Path | None = None
+    checkpoint_interval_s: float = 60.0
 
 
 @dataclass
@@ -63,6 +67,7 @@ class TrainOutcome:
     optimizer_steps: int = 0
     train_examples_seen: int = 0
     eval_examples_scored: int = 0
+    batch_sizes_tried: list[int] = field(default_factory=list)
 
     @property
     def samples_per_s(self) -> float:
@@ -80,6 +85,41 @@ class LinearHead(nn.Module):
         return self.linear(inputs["features"])
 
 
+class EpochSeededSampler(Sampler[int]):
+    """A random order that depends only on (seed, epoch), so a resumed run sees the batches an uninterrupted
+    run would have seen, on every process."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@dataclass
+class _Loop:
+    """Everything the loop needs besides the batch at hand."""
+
+    accelerator: Accelerator
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    train_loader: DataLoader
+    eval_loader: DataLoader
+    sampler: EpochSeededSampler
+    config: TrainConfig
+    metric_fn: MetricFn
+    main_metric: str
+    stop_flag: StopFlag | None
+
+
 def train_and_evaluate(
     accelerator: Accelerator,
     model: nn.Module,
@@ -90,13 +130,16 @@ def train_and_evaluate(
     metric_fn: MetricFn,
     main_metric: str,
     description: str = "train",
+    stop_flag: StopFlag | None = None,
 ) -> TrainOutcome:
-    """Train `model` on `train_data`, evaluating on `eval_data` along the way and at the end."""
-    generator = torch.Generator().manual_seed(config.seed)
+    """Train `model` on `train_data`, evaluating on `eval_data` along the way and at the end.
+
+    With `config.checkpoint_dir` set, the run resumes from the checkpoint found there and saves new ones at
+    evaluation points (at most every `checkpoint_interval_s` of training) and when a stop is requested.
+    """
+    sampler = EpochSeededSampler(len(train_data), config.seed)
     loader_options = {"collate_fn": collate_fn, "num_workers": config.num_workers, "pin_memory": _pin(accelerator)}
-    train_loader = DataLoader(
-        train_data, batch_size=config.batch_size, shuffle=True, generator=generator, **loader_options
-    )
+    train_loader = DataLoader(train_data, batch_size=config.batch_size, sampler=sampler, **loader_options)
     eval_loader = DataLoader(eval_data, batch_size=config.batch_size * 2, **loader_options)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -106,78 +149,129 @@ def train_and_evaluate(
         model, optimizer, train_loader, eval_loader, scheduler
     )
     accelerator.gradient_accumulation_steps = config.gradient_accumulation_steps
-    return _run_loop(
+    loop = _Loop(
         accelerator,
         model,
         optimizer,
         scheduler,
         train_loader,
         eval_loader,
+        sampler,
         config,
         metric_fn,
         main_metric,
-        description,
+        stop_flag,
     )
+    return _run_loop(loop, description)
 
 
-def _run_loop(
-    accelerator, model, optimizer, scheduler, train_loader, eval_loader, config, metric_fn, main_metric, description
-) -> TrainOutcome:
-    batches_per_epoch = len(train_loader)
-    steps_per_epoch = max(1, batches_per_epoch // config.gradient_accumulation_steps)
+def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
+    accelerator, config = loop.accelerator, loop.config
+    steps_per_epoch = max(1, math.ceil(len(loop.train_loader) / config.gradient_accumulation_steps))
     total_steps = max(1, math.ceil(config.epochs * steps_per_epoch))
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
     if config.max_evals:
         eval_every = max(eval_every, math.ceil(total_steps / config.max_evals))
-    outcome = TrainOutcome(metrics={})
+    outcome, step = _resume(loop)
+    progress = tqdm(
+        total=total_steps, initial=step, desc=description, disable=not accelerator.is_local_main_process, leave=False
+    )
     running_loss = torch.zeros((), device=accelerator.device)
-    progress = tqdm(total=total_steps, desc=description, disable=not accelerator.is_local_main_process, leave=False)
-    step, micro_batches, started = 0, 0, time.perf_counter()
+    micro_batches, started, last_checkpoint = 0, time.perf_counter(), outcome.train_wall_s
+    epoch, skip = divmod(step, steps_per_epoch)
     while step < total_steps:
-        model.train()
-        for batch in train_loader:
-            with accelerator.accumulate(model):
-                loss = nn.functional.cross_entropy(model(model_inputs(batch)), batch[LABEL])
-                accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            running_loss += loss.detach()
+        loop.sampler.set_epoch(epoch)
+        skipped = skip * config.gradient_accumulation_steps
+        batches = accelerator.skip_first_batches(loop.train_loader, skipped) if skipped else loop.train_loader
+        skip = 0
+        loop.model.train()
+        for batch in batches:
+            loss = _train_step(loop, batch)
+            running_loss += loss
             micro_batches += 1
             outcome.train_examples_seen += batch[LABEL].shape[0] * accelerator.num_processes
             if not accelerator.sync_gradients:
                 continue
             step += 1
             progress.update(1)
-            if step % LOG_EVERY_STEPS == 0 or step % eval_every == 0 or step == total_steps:
-                mean_loss = _check_finite(accelerator, running_loss / micro_batches, step)
-                progress.set_postfix(loss=f"{mean_loss:.4f}")
+            at_eval = step % eval_every == 0 or step == total_steps
+            if step % LOG_EVERY_STEPS == 0 or at_eval:
+                progress.set_postfix(loss=f"{_check_finite(accelerator, running_loss / micro_batches, step):.4f}")
                 running_loss.zero_()
                 micro_batches = 0
-            if step % eval_every == 0 or step == total_steps:
+            if at_eval:
                 outcome.train_wall_s += time.perf_counter() - started
-                epoch = step / steps_per_epoch
-                _record_eval(accelerator, model, eval_loader, metric_fn, main_metric, outcome, step, epoch)
+                _record_eval(loop, outcome, step, step / steps_per_epoch)
+                if outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s and step < total_steps:
+                    _checkpoint(loop, outcome, step)
+                    last_checkpoint = outcome.train_wall_s
                 started = time.perf_counter()
-                model.train()
+                loop.model.train()
+            if _stop_requested(loop, step):
+                outcome.train_wall_s += time.perf_counter() - started
+                _checkpoint(loop, outcome, step)
+                loop.stop_flag.raise_if_set()
             if step >= total_steps:
                 break
+        epoch += 1
     progress.close()
     outcome.optimizer_steps = step
     outcome.metrics = outcome.curve[-1]["metrics"]
     return outcome
 
 
-def _record_eval(accelerator, model, eval_loader, metric_fn, main_metric, outcome: TrainOutcome, step, epoch):
+def _train_step(loop: _Loop, batch) -> torch.Tensor:
+    """One micro-batch: forward, backward, and (when accumulation is complete) an optimizer step."""
+    with loop.accelerator.accumulate(loop.model):
+        loss = nn.functional.cross_entropy(loop.model(model_inputs(batch)), batch[LABEL])
+        loop.accelerator.backward(loss)
+        loop.optimizer.step()
+        loop.scheduler.step()
+        loop.optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
+def _resume(loop: _Loop) -> tuple[TrainOutcome, int]:
+    """The outcome so far and the optimizer step to continue from (0 without a checkpoint)."""
+    directory = loop.config.checkpoint_dir
+    progress = load_checkpoint(loop.accelerator, directory) if directory else None
+    if progress is None:
+        return TrainOutcome(metrics={}), 0
+    outcome = TrainOutcome(metrics={}, **progress["outcome"])
+    return outcome, progress["step"]
+
+
+def _checkpoint(loop: _Loop, outcome: TrainOutcome, step: int) -> None:
+    if loop.config.checkpoint_dir is None:
+        return
+    state = {k: v for k, v in asdict(outcome).items() if k != "metrics"}
+    save_checkpoint(loop.accelerator, loop.config.checkpoint_dir, {"step": step, "outcome": state})
+
+
+def _stop_requested(loop: _Loop, step: int) -> bool:
+    """Whether every process should stop now; with several processes, decided together at logging points."""
+    if loop.stop_flag is None:
+        return False
+    if loop.accelerator.num_processes == 1:
+        return loop.stop_flag.signum is not None
+    if step % LOG_EVERY_STEPS:
+        return False
+    flag = torch.tensor(float(loop.stop_flag.signum is not None), device=loop.accelerator.device)
+    return loop.accelerator.reduce(flag, reduction="sum").item() > 0
+
+
+def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) -> None:
     started = time.perf_counter()
-    metrics, outcome.eval_examples_scored = evaluate_model(accelerator, model, eval_loader, metric_fn)
+    metrics, outcome.eval_examples_scored = evaluate_model(
+        loop.accelerator, loop.model, loop.eval_loader, loop.metric_fn
+    )
     outcome.eval_wall_s += time.perf_counter() - started
     outcome.curve.append(
         {
             "step": step,
             "epoch": round(epoch, 4),
             "train_elapsed_s": round(outcome.train_wall_s, 4),
-            "score": metrics[main_metric],
+            "score": metrics[loop.main_metric],
             "metrics": metrics,
         }
     )

@@ -139,6 +139,17 @@ def write_tiny_registry(tasks_dir: Path) -> Path:
             main_metric: accuracy
             preprocessing: {max_length: 16}
         """,
+        "text/topics_relabelled.yaml": """
+            task: topics_relabelled
+            modality: text
+            description: The topics task with its class ids swapped, a relabelled copy for similarity tests.
+            dataset:
+              path: csv
+              data_files: {train: "{assets}/topics/train.csv", test: "{assets}/topics/test.csv"}
+              input_column: text
+              label_names: [sport, food]
+            preprocessing: {max_length: 16}
+        """,
         "audio/tones.yaml": """
             task: tones
             modality: audio
@@ -153,7 +164,7 @@ def write_tiny_registry(tasks_dir: Path) -> Path:
               - {id: tiny-resnet, library: timm, checkpoint: "{assets}/tiny-resnet", modality: vision}
               - {id: tiny-bert, library: transformers, checkpoint: "{assets}/tiny-bert", modality: text}
               - {id: tiny-w2v2, library: transformers, checkpoint: "{assets}/tiny-w2v2", modality: audio}
-            tasks: [colours, topics, tones]
+            tasks: [colours, topics, topics_relabelled, tones]
             seeds: [0]
             training: {epochs: 2, probe_epochs: 5, batch_size: 8, learning_rate: 0.001, evals_per_epoch: 1}
         """,

@@ -23,13 +23,43 @@ NUM_EVAL = 17
 def run(tiny_tasks, tiny_assets, output, processes: int, batch_size: int) -> None:
     # `--cpu` selects accelerate's single-process launcher; several CPU processes go through torchrun
     # (`--multi_gpu`) with ACCELERATE_USE_CPU, which makes Accelerate use gloo on the CPU.
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
-                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
     launcher.append("--multi_gpu" if processes > 1 else "--cpu")
-    command = [*launcher, str(REPO_ROOT / "benchmark" / "run.py"), "--tasks-dir", str(tiny_tasks),
-               "--assets-dir", str(tiny_assets), "--suite", "tiny", "--models", "tiny-resnet", "--no-scratch",
-               "--protocols", "linear_probe", "--max-eval-samples", str(NUM_EVAL), "--batch-size", str(batch_size),
-               "--probe-epochs", "5", "--output-dir", str(output)]
+    command = [
+        *launcher,
+        str(REPO_ROOT / "benchmark" / "run.py"),
+        "--tasks-dir",
+        str(tiny_tasks),
+        "--assets-dir",
+        str(tiny_assets),
+        "--suite",
+        "tiny",
+        "--models",
+        "tiny-resnet",
+        "--no-scratch",
+        "--protocols",
+        "linear_probe",
+        "--max-eval-samples",
+        str(NUM_EVAL),
+        "--batch-size",
+        str(batch_size),
+        "--probe-epochs",
+        "5",
+        "--output-dir",
+        str(output),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]

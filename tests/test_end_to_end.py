@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.results import find_result_files, read_result
+from benchmark.results import find_result_files, read_result, read_similarity
 from benchmark.run import REPO_ROOT, main
 
 TRAINING_ARGS = ["--epochs", "2", "--probe-epochs", "20"]
@@ -35,7 +35,7 @@ def tiny_run(tiny_tasks, tiny_assets, tmp_path_factory):
 def test_every_cell_writes_a_complete_result(tiny_run):
     output, _ = tiny_run
     results = [read_result(p) for p in find_result_files(output / "tiny")]
-    assert len(results) == 12
+    assert len(results) == 16
     assert {(r.modality, r.init, r.protocol) for r in results} == {
         (m, i, p)
         for m in ("vision", "text", "audio")
@@ -76,7 +76,7 @@ def test_second_run_skips_finished_cells(tiny_run, capsys):
     output, args = tiny_run
     before = {p: p.read_bytes() for p in find_result_files(output / "tiny")}
     assert main(args) == 0
-    assert "cells: 12 ok" in capsys.readouterr().out
+    assert "cells: 16 ok" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in find_result_files(output / "tiny")} == before
 
 
@@ -89,4 +89,13 @@ def test_script_entry_point_runs_without_installation(tiny_tasks):
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "3 tasks and 1 suites" in completed.stdout
+    assert "4 tasks and 1 suites" in completed.stdout
+
+
+def test_task_similarity_is_measured_in_one_encoder_space(tiny_run):
+    output, _ = tiny_run
+    record = read_similarity(output / "tiny" / "_similarity" / "text.json")
+    assert record.encoder == "tiny-bert" and record.tasks == ["topics", "topics_relabelled"]
+    for matrix in record.distances.values():
+        assert matrix[0][0] == matrix[1][1] == 0.0 and matrix[0][1] == matrix[1][0] >= 0.0
+    assert not (output / "tiny" / "_similarity" / "vision.json").exists()  # one vision task: nothing to compare

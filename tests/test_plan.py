@@ -15,13 +15,15 @@ def suite(tiny_tasks):
 
 def test_models_meet_only_tasks_of_their_modality(suite):
     cells = plan_cells(suite)
-    assert len(cells) == 3 * 2 * 2  # three (model, task) pairs x {pretrained, scratch} x two protocols
+    assert len(cells) == 4 * 2 * 2  # four (model, task) pairs x {pretrained, scratch} x two protocols
     assert all(cell.model.modality == cell.task.modality for cell in cells)
     assert cells[0].protocol == "linear_probe" and cells[1].protocol == "finetune"
 
 
 def test_narrowing_and_its_errors(suite):
-    cells = plan_cells(suite, Selection(models=["tiny-bert"], protocols=["finetune"], include_scratch=False))
+    cells = plan_cells(
+        suite, Selection(models=["tiny-bert"], tasks=["topics"], protocols=["finetune"], include_scratch=False)
+    )
     assert [c.name for c in cells] == ["tiny-bert/topics/finetune-seed0"]
     with pytest.raises(SpecError, match="did you mean 'tiny-bert'"):
         plan_cells(suite, Selection(models=["tiny-bret"]))

@@ -52,9 +52,7 @@ def read_ct2_model(path: Path) -> tuple[str, dict[str, torch.Tensor]]:
     cursor = _Cursor(bytearray(Path(path).read_bytes()))
     version = cursor.unpack("I")
     if version not in SUPPORTED_VERSIONS:
-        raise ValueError(
-            f"{path}: CTranslate2 binary version {version}, expected one of {SUPPORTED_VERSIONS}"
-        )
+        raise ValueError(f"{path}: CTranslate2 binary version {version}, expected one of {SUPPORTED_VERSIONS}")
     spec_name = cursor.string()
     cursor.unpack("I")  # spec revision: the variable names below are what the converters rely on
     variables = {}

