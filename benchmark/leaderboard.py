@@ -13,9 +13,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmark import analysis, plots
 from benchmark.aggregate import Group, GroupKey, best_scores, group_results, scratch_twin
-from benchmark.results import CellResult, ResultFileError, find_result_files, read_result
+from benchmark.results import (
+    CellResult,
+    ResultFileError,
+    SimilarityResult,
+    find_result_files,
+    find_similarity_files,
+    read_result,
+    read_similarity,
+)
+from benchmark.reusability_score import ScoreWeights
 
+BOOTSTRAP_RESAMPLES = 200  # for the rank-agreement confidence intervals; fixed seed, so output is deterministic
 PROTOCOL_ORDER = {"finetune": 0, "linear_probe": 1}
 COLUMNS = (
     "Task",
@@ -54,24 +65,64 @@ def load_results(results_dir: Path) -> list[CellResult]:
     return results
 
 
-def build_leaderboard(results_dir: Path, out_dir: Path) -> Path:
-    """Write `<out_dir>/README.md` from the result files; return its path."""
-    results = load_results(results_dir)
+def load_similarities(results_dir: Path) -> list[SimilarityResult]:
+    """Every task-similarity file below `results_dir`; an unreadable one makes the load fail."""
+    try:
+        return [read_similarity(path) for path in find_similarity_files(results_dir)]
+    except ResultFileError as error:
+        raise LeaderboardError(f"refusing to publish: {error}") from None
+
+
+def build_leaderboard(results_dir: Path, out_dir: Path, n_boot: int = BOOTSTRAP_RESAMPLES) -> Path:
+    """Write `<out_dir>/README.md` and its PNG figures from the result files; return the markdown's path."""
+    results, similarities = load_results(results_dir), load_similarities(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    figures = _write_figures(results, similarities, out_dir)
     path = out_dir / "README.md"
-    path.write_text(render_markdown(results, out_dir), encoding="utf-8")
+    path.write_text(render_markdown(results, similarities, figures, n_boot), encoding="utf-8")
     return path
 
 
-def render_markdown(results: list[CellResult], out_dir: Path) -> str:
+def _write_figures(results, similarities, out_dir: Path) -> dict[str, list[str]]:
+    """PNG plots beside the markdown, grouped by the suite named in their file name."""
+    paths = [
+        *plots.quality_vs_flops(results, out_dir),
+        *plots.estimator_vs_finetune(results, out_dir),
+        *plots.similarity_heatmaps(similarities, out_dir),
+    ]
+    by_suite: dict[str, list[str]] = {}
+    for suite in sorted({r.suite for r in results}):
+        by_suite[suite] = [p.name for p in paths if f"_{suite}" in p.stem]
+    return by_suite
+
+
+def render_markdown(
+    results: list[CellResult],
+    similarities: list[SimilarityResult] = (),
+    figures: dict[str, list[str]] | None = None,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
+) -> str:
     """The whole leaderboard document."""
     groups = group_results(results)
     suites = sorted({r.suite for r in results})
     lines = ["# Transfer benchmark leaderboard", "", _overview(results, suites), ""]
     for suite in suites:
-        lines += _suite_section(suite, {k: g for k, g in groups.items() if k.suite == suite}, out_dir)
+        mine = [r for r in results if r.suite == suite]
+        lines += [f"## Suite `{suite}`", ""]
+        lines += analysis.reusability_section(mine, suite, _score_weights(mine))
+        lines += _suite_tables({k: g for k, g in groups.items() if k.suite == suite})
+        lines += analysis.prediction_section(mine, suite, n_boot=n_boot)
+        lines += analysis.similarity_section([s for s in similarities if s.suite == suite])
+        lines += [f"![{name}]({name})" for name in (figures or {}).get(suite, [])] + [""]
+        lines += _unfinished({k: g for k, g in groups.items() if k.suite == suite})
     lines += _reading_guide()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _score_weights(results: list[CellResult]) -> ScoreWeights:
+    """The suite's composite-score weights, recorded in its result files (defaults if none were)."""
+    recorded = next((r.specs["score_weights"] for r in results if "score_weights" in r.specs), None)
+    return ScoreWeights(**recorded) if recorded else ScoreWeights()
 
 
 def _overview(results: list[CellResult], suites: list[str]) -> str:
@@ -88,15 +139,15 @@ def _overview(results: list[CellResult], suites: list[str]) -> str:
     return "\n".join(rows)
 
 
-def _suite_section(suite: str, groups: dict[GroupKey, Group], out_dir: Path) -> list[str]:
-    lines = [f"## Suite `{suite}`", ""]
+def _suite_tables(groups: dict[GroupKey, Group]) -> list[str]:
+    """One results table per modality: pretrained rows with their scratch twin beside them."""
+    lines = ["### Results", ""]
     best = best_scores(groups)
     for modality in sorted({k.modality for k in groups}):
-        lines += [f"### {modality}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        lines += [f"#### {modality}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         rows = [_row(g, groups, best) for k, g in groups.items() if k.modality == modality and k.init == "pretrained"]
         lines += [row for _, row in sorted(rows, key=lambda item: item[0])]
         lines.append("")
-    lines += _unfinished(groups)
     return lines
 
 

@@ -72,6 +72,7 @@ class RunContext:
     stop_flag: StopFlag | None = None
     checkpoint_root: Path | None = None
     checkpoint_interval_s: float = 60.0
+    score_weights: dict = field(default_factory=dict)
     data_cache: dict[tuple, TaskData] = field(default_factory=dict)
 
     def task_data(self, cell: Cell) -> TaskData:
@@ -317,7 +318,12 @@ def _result(
             "dataset": cell.task.dataset.revision,
             "dataset_fingerprint": data.fingerprint,
         },
-        specs={"task": cell.task.model_dump(), "model": cell.model.model_dump(), "training": training.model_dump()},
+        specs={
+            "task": cell.task.model_dump(),
+            "model": cell.model.model_dump(),
+            "training": training.model_dump(),
+            "score_weights": context.score_weights,
+        },
     )
 
 

@@ -69,6 +69,7 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         compile=args.compile,
         checkpoint_root=args.output_dir / CHECKPOINTS_DIRNAME,
         checkpoint_interval_s=args.checkpoint_interval,
+        score_weights=suite.score_weights.model_dump(),
     )
     try:
         with StopFlag() as context.stop_flag:
