@@ -61,14 +61,17 @@ class Registry:
     suites: dict[str, SuiteSpec] = field(default_factory=dict)
     suite_files: dict[str, Path] = field(default_factory=dict)
 
-    def resolve(self, suite_name: str) -> ResolvedSuite:
-        """Merge a suite's includes and look up its tasks; unknown names raise `SpecError`."""
+    def resolve(self, suite_name: str, skip_unknown_tasks: bool = False) -> ResolvedSuite:
+        """Merge a suite's includes and look up its tasks; unknown names raise `SpecError` (unless
+        `skip_unknown_tasks`, for `--keep-going` after invalid task files were skipped)."""
         if suite_name not in self.suites:
             raise SpecError([f"unknown suite {suite_name!r}{suggest(suite_name, self.suites)}"])
         problems: list[str] = []
         spec = self.suites[suite_name]
         models, task_refs = _merged_members(self, suite_name, problems, seen=())
         tasks = [task for ref in task_refs if (task := self._lookup_task(ref, suite_name, problems))]
+        if skip_unknown_tasks:
+            problems = [p for p in problems if "unknown task" not in p]
         if problems:
             raise SpecError(problems)
         return ResolvedSuite(

@@ -40,7 +40,7 @@ CHECKPOINTS_DIRNAME = ".checkpoints"
 
 def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """Run (this shard of) a suite; return the process exit status."""
-    suite = registry.resolve(args.suite)
+    suite = registry.resolve(args.suite, skip_unknown_tasks=args.keep_going)
     selection = Selection(
         models=args.models,
         tasks=args.tasks,
