@@ -26,6 +26,19 @@ class Cell:
     protocol: Protocol
     seed: int
 
+    def identity(self) -> dict:
+        """The fields that name this cell in its result record."""
+        return {
+            "suite": self.suite,
+            "model": self.model.id,
+            "init": self.init,
+            "task": self.task.task,
+            "modality": self.task.modality,
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "main_metric": self.task.main_metric,
+        }
+
     @property
     def name(self) -> str:
         return f"{model_dirname(self.model.id, self.init)}/{self.task.task}/{self.protocol}-seed{self.seed}"

@@ -296,15 +296,8 @@ def _result(
         **{k: float(v) for k, v in feature_info.items() if k != "feature_dim"},
     }
     return CellResult(
-        suite=cell.suite,
-        model=cell.model.id,
-        init=cell.init,
-        task=cell.task.task,
-        modality=cell.task.modality,
-        protocol=cell.protocol,
-        seed=cell.seed,
+        **cell.identity(),
         status="ok",
-        main_metric=cell.task.main_metric,
         metrics=outcome.metrics,
         chance=chance,
         curve=outcome.curve,

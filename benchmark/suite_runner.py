@@ -138,17 +138,10 @@ def _attempt(cell: Cell, context: RunContext) -> CellResult:
 def failure_result(cell: Cell, status: str, message: str, step: int | None = None) -> CellResult:
     """The result record of a cell that did not finish: its status and why, no metrics."""
     return CellResult(
-        suite=cell.suite,
-        model=cell.model.id,
-        init=cell.init,
-        task=cell.task.task,
-        modality=cell.task.modality,
-        protocol=cell.protocol,
-        seed=cell.seed,
+        **cell.identity(),
         status=status,
         error=message,
         diverged_at_step=step,
-        main_metric=cell.task.main_metric,
         specs={"task": cell.task.model_dump(), "model": cell.model.model_dump()},
     )
 
