@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from benchmark.analysis import (
     LINEAR_PROBE_SIGNAL,
@@ -158,7 +158,7 @@ def _quality_figure(suite: str, summaries: list[CellSummary]) -> Figure:
     axes.set_xscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     axes.xaxis.set_major_formatter(plain)
-    axes.xaxis.set_minor_formatter(plain)
+    axes.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on a log axis
     axes.set_xlabel("forward GFLOPs per example (log scale)", fontsize=8)
     axes.set_ylabel("mean normalised quality Q\n(0 = chance, 1 = best variant)", fontsize=8)
     axes.set_title(f"{suite}: quality vs compute (fine-tune)", fontsize=9)
