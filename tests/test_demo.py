@@ -35,17 +35,39 @@ def test_prepare_writes_a_manifest_and_is_idempotent(demo_assets):
 
 def test_demo_suite_runs_end_to_end_on_reduced_caps(demo_assets, tmp_path, capsys):
     assets, _ = demo_assets
-    status = main([
-        "--suite", "demo", "--assets-dir", str(assets), "--output-dir", str(tmp_path), "--models", MODELS,
-        "--seeds", "0", "--max-train-samples", "24", "--max-eval-samples", "16", "--epochs", "1",
-        "--probe-epochs", "3",
-    ])
+    status = main(
+        [
+            "--suite",
+            "demo",
+            "--assets-dir",
+            str(assets),
+            "--output-dir",
+            str(tmp_path),
+            "--models",
+            MODELS,
+            "--seeds",
+            "0",
+            "--max-train-samples",
+            "24",
+            "--max-eval-samples",
+            "16",
+            "--epochs",
+            "1",
+            "--probe-epochs",
+            "3",
+        ]
+    )
     assert status == 0
     results = [read_result(p) for p in find_result_files(tmp_path / "demo")]
     assert len(results) == 3 * 2 * 2 * 2  # one model per modality x 2 tasks x {pretrained, scratch} x 2 protocols
     assert all(r.status == "ok" for r in results)
     assert {r.task for r in results} == {
-        "fashion_mnist", "digits", "spam_assassin", "fortunes", "spoken_keywords", "spoken_language"
+        "fashion_mnist",
+        "digits",
+        "spam_assassin",
+        "fortunes",
+        "spoken_keywords",
+        "spoken_language",
     }
     assert len(find_similarity_files(tmp_path)) == 3
     out = capsys.readouterr().out
