@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import find_executable_batch_size
+from accelerate.utils.memory import should_reduce_batch_size
 from torch.utils.data import Dataset, default_collate
 
 from benchmark.complexity import describe_complexity, track_peak_memory
@@ -142,7 +143,6 @@ def _finetune(cell, context, loaded: LoadedModel, data: TaskData, collate, train
     checkpoint_dir = context.checkpoint_root / safe_component(cell.name) if context.checkpoint_root else None
     attempts: list[int] = []
 
-    @find_executable_batch_size(starting_batch_size=training.batch_size)
     def attempt(batch_size: int) -> TrainOutcome:
         if attempts:  # a retry after running out of memory: start over from the same weights
             context.accelerator.free_memory()
@@ -170,11 +170,22 @@ def _finetune(cell, context, loaded: LoadedModel, data: TaskData, collate, train
             stop_flag=context.stop_flag,
         )
 
-    outcome = attempt()
+    outcome = halving_batch_on_oom(attempt, training.batch_size)
     outcome.batch_sizes_tried = attempts
     if checkpoint_dir:
         remove_checkpoint(context.accelerator, checkpoint_dir)
     return outcome
+
+
+def halving_batch_on_oom(train: Callable[[int], TrainOutcome], batch_size: int) -> TrainOutcome:
+    """`train(batch_size)`, retried with half the batch after each out-of-memory error, down to 1."""
+    while True:
+        try:
+            return train(batch_size)
+        except Exception as error:  # only out-of-memory errors are retried; the rest propagate unchanged
+            if batch_size == 1 or not should_reduce_batch_size(error):
+                raise
+            batch_size //= 2
 
 
 def _linear_probe(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec):
