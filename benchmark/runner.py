@@ -139,6 +139,7 @@ def _metric_fn(cell: Cell):
 def _finetune(cell, context, loaded: LoadedModel, data: TaskData, collate, training: TrainingSpec) -> TrainOutcome:
     """Fine-tune every weight; an out-of-memory error restarts from the initial weights with half the batch."""
     network = loaded.network
+    network.source_classifier = None  # only frozen features use it; unused parameters would break DDP
     initial_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
     checkpoint_dir = context.checkpoint_root / safe_component(cell.name) if context.checkpoint_root else None
     attempts: list[int] = []

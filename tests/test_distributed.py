@@ -50,7 +50,9 @@ def run(tiny_tasks, tiny_assets, output, processes: int, batch_size: int) -> Non
         "tiny-resnet",
         "--no-scratch",
         "--protocols",
-        "linear_probe",
+        "linear_probe,finetune",
+        "--epochs",
+        "1",
         "--max-eval-samples",
         str(NUM_EVAL),
         "--batch-size",
@@ -74,3 +76,6 @@ def test_two_processes_match_one(tiny_tasks, tiny_assets, tmp_path):
     assert one.setup["num_eval_scored"] == two.setup["num_eval_scored"] == NUM_EVAL
     assert abs(one.metrics["accuracy"] - two.metrics["accuracy"]) <= 1 / NUM_EVAL + 1e-9
     assert len(one.curve) == len(two.curve)
+    # The pretrained model keeps its unused source classifier aside: DDP must still fine-tune it.
+    finetune = read_result(tmp_path / "two" / "tiny/tiny-resnet/colours/finetune-seed0.json")
+    assert finetune.status == "ok", finetune.error

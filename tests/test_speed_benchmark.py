@@ -1,0 +1,65 @@
+"""Smoke test of `benchmarks/speed.py`: each part runs at toy sizes and gives positive, finite figures.
+
+No timing thresholds: the figures depend on the machine and its load, so only their sanity is checked. The
+two-process launch of part c is not repeated here (one `accelerate launch` alone takes longer than this
+test's budget; tests/test_distributed.py covers launching), only the fixtures it launches on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from accelerate import Accelerator
+
+from benchmark.leaderboard import build_leaderboard
+from benchmark.training import LinearHead
+from benchmarks import speed
+
+TINY_CASE = speed.ModelCase(
+    "linear head",
+    4,
+    lambda: LinearHead(8, speed.NUM_CLASSES),
+    lambda n, g: {"features": torch.randn(n, 8, generator=g)},
+)
+
+
+def positive_finite(*values: float) -> bool:
+    return all(math.isfinite(value) and value > 0 for value in values)
+
+
+def test_both_training_loops_report_throughput():
+    accelerator = Accelerator()
+    suite = speed.suite_throughput(TINY_CASE, accelerator, warmup=1, steps=3)
+    plain = speed.plain_throughput(TINY_CASE, accelerator.device, warmup=1, steps=3)
+    assert positive_finite(suite, plain)
+
+
+def test_every_model_case_builds_and_gives_class_logits():
+    for case in (*speed.MODEL_CASES, speed.PROBE_CASE):
+        inputs, labels = speed.synthetic_batches(case, 2, seed=0)
+        with torch.inference_mode():
+            logits = speed.seeded_model(case, 0).eval()(inputs)
+        assert logits.shape == (2, speed.NUM_CLASSES) and labels.shape == (2,)
+
+
+def test_estimators_are_timed():
+    seconds = speed.estimator_seconds(n=300, d=16, repeats=2)
+    assert set(seconds) == set(speed.ESTIMATORS)
+    assert all(len(runs) == (1 if name in speed.ONCE else 2) for name, runs in seconds.items())
+    assert all(positive_finite(*runs) for runs in seconds.values())
+
+
+def test_distributed_fixtures_are_built(tmp_path):
+    tasks, assets = speed.build_distributed_fixtures(tmp_path, per_class=2)
+    assert (tasks / "suites" / "tiny.yaml").is_file()
+    assert len(list((assets / "colours" / "train").rglob("*.png"))) == 2 * 3
+
+
+def test_leaderboard_build_is_profiled(tmp_path):
+    results, out = tmp_path / "results", tmp_path / "leaderboard"
+    assert speed.write_synthetic_results(results, models=2, tasks=2, seeds=1) == 2 * 2 * 2 * 2
+    stats = speed.profile_call(build_leaderboard, results, out)
+    assert positive_finite(stats.total_tt)
+    assert "build_leaderboard" in speed.call_tree(stats, "build_leaderboard")[0]
+    assert len(speed.top_self_time(stats, count=3)) == 3
