@@ -162,7 +162,14 @@ def write_tiny_registry(tasks_dir: Path) -> Path:
             suite: tiny
             models:
               - {id: tiny-resnet, library: timm, checkpoint: "{assets}/tiny-resnet", modality: vision}
-              - {id: tiny-bert, library: transformers, checkpoint: "{assets}/tiny-bert", modality: text}
+              - id: tiny-bert
+                library: transformers
+                checkpoint: "{assets}/tiny-bert"
+                modality: text
+                pretraining_sample:
+                  path: csv
+                  data_files: {train: "{assets}/topics/train.csv", test: "{assets}/topics/test.csv"}
+                  input_column: text
               - {id: tiny-w2v2, library: transformers, checkpoint: "{assets}/tiny-w2v2", modality: audio}
             tasks: [colours, topics, topics_relabelled, tones]
             seeds: [0]

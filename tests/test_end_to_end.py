@@ -99,3 +99,46 @@ def test_task_similarity_is_measured_in_one_encoder_space(tiny_run):
     for matrix in record.distances.values():
         assert matrix[0][0] == matrix[1][1] == 0.0 and matrix[0][1] == matrix[1][0] >= 0.0
     assert not (output / "tiny" / "_similarity" / "vision.json").exists()  # one vision task: nothing to compare
+    # tiny-bert declares its "pretraining sample" to be the topics data itself: that source is at distance 0
+    # from topics under the Bures method (same class-conditional distributions).
+    source = record.source_to_target["tiny-bert"]
+    assert set(source) == {"topics", "topics_relabelled"}
+    assert source["topics"]["bures"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frozen_features_take_one_backbone_pass_per_example(tiny_tasks, tiny_assets, tmp_path, monkeypatch):
+    """Probe, estimators and task similarity all read one feature pass per example (the cache does the rest)."""
+    from benchmark.models import HFTransferModel
+
+    seen = []
+    real = HFTransferModel.features
+
+    def counting(self, inputs):
+        seen.append(inputs["input_ids"].shape[0])
+        return real(self, inputs)
+
+    monkeypatch.setattr(HFTransferModel, "features", counting)
+    common = [
+        "--tasks-dir",
+        str(tiny_tasks),
+        "--assets-dir",
+        str(tiny_assets),
+        "--suite",
+        "tiny",
+        "--output-dir",
+        str(tmp_path),
+        "--models",
+        "tiny-bert",
+        "--protocols",
+        "linear_probe",
+        "--no-scratch",
+        "--probe-epochs",
+        "2",
+    ]
+    assert main(common) == 0
+    # topics and topics_relabelled: 24 train + 12 eval each, once; the source sample (same files, another
+    # cache key) adds its own 24 + 12. Task similarity reads the cached topic features.
+    assert sum(seen) == 3 * (24 + 12)
+    seen.clear()
+    assert main([*common, "--overwrite"]) == 0
+    assert sum(seen) == 0  # a rerun reads every feature from the cache
