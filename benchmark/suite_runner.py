@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
 from tqdm.auto import tqdm
 
 from benchmark.features import FeatureCache
@@ -49,7 +50,10 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         include_scratch=False if args.no_scratch else None,
     )
     cells = shard(plan_cells(suite, selection), *parse_shard(args.shard))
-    accelerator = Accelerator(mixed_precision=args.mixed_precision) if args.mixed_precision else Accelerator()
+    # Some backbones skip layers at random while training (Wav2Vec2's layerdrop), so under DDP a step may
+    # leave parameters without gradients; let DDP look for them rather than fail.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, kwargs_handlers=[ddp])
     context = RunContext(
         accelerator=accelerator,
         assets_dir=args.assets_dir,
