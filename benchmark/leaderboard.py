@@ -84,15 +84,16 @@ def build_leaderboard(results_dir: Path, out_dir: Path, n_boot: int = BOOTSTRAP_
 
 
 def _write_figures(results, similarities, out_dir: Path) -> dict[str, list[str]]:
-    """PNG plots beside the markdown, grouped by the suite named in their file name."""
-    paths = [
-        *plots.quality_vs_flops(results, out_dir),
-        *plots.estimator_vs_finetune(results, out_dir),
-        *plots.similarity_heatmaps(similarities, out_dir),
-    ]
+    """PNG plots beside the markdown, drawn per suite so each suite links exactly its own figures."""
     by_suite: dict[str, list[str]] = {}
     for suite in sorted({r.suite for r in results}):
-        by_suite[suite] = [p.name for p in paths if f"_{suite}" in p.stem]
+        mine = [r for r in results if r.suite == suite]
+        paths = [
+            *plots.quality_vs_flops(mine, out_dir),
+            *plots.estimator_vs_finetune(mine, out_dir),
+            *plots.similarity_heatmaps([s for s in similarities if s.suite == suite], out_dir),
+        ]
+        by_suite[suite] = [p.name for p in paths]
     return by_suite
 
 
