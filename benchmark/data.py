@@ -33,11 +33,19 @@ class TaskData:
     train: datasets.Dataset
     eval: datasets.Dataset
     label_names: list[str]
-    fingerprint: str
 
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the exact examples of both splits (datasets' fingerprints after every transform)."""
+        return f"{self.train._fingerprint}-{self.eval._fingerprint}"
+
+    def split_fingerprint(self, split: str) -> str:
+        """Identifies the exact examples of one split: the eval split's is the same for every seed."""
+        return (self.train if split == "train" else self.eval)._fingerprint
 
 
 def expand_assets(value, assets_dir: Path):
@@ -83,17 +91,36 @@ def load_task_data(
     max_eval_samples: int | None = None,
 ) -> TaskData:
     """Both splits of a task, label-encoded and capped (caps default to the task's own)."""
+    return cap_task_data(load_encoded(task, assets_dir), task, seed, max_train_samples, max_eval_samples)
+
+
+def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
+    """Both full splits of a task with its input columns and integer labels: the part shared by every seed."""
     spec = task.dataset
     train, evaluation = load_splits(spec, assets_dir, task.task)
     for column in _input_columns(spec) + [spec.label_column]:
         _check_column(train, column, task)
     label_names = _label_names(train, spec)
-    train = _encode_labels(train, spec, label_names, task)
-    evaluation = _encode_labels(evaluation, spec, label_names, task)
-    train = _cap(train, max_train_samples or task.max_train_samples, seed)
-    evaluation = _cap(evaluation, max_eval_samples or task.max_eval_samples, EVAL_SUBSET_SEED)
-    fingerprint = f"{train._fingerprint}-{evaluation._fingerprint}"
-    return TaskData(train=train, eval=evaluation, label_names=label_names, fingerprint=fingerprint)
+    return TaskData(
+        train=_encode_labels(train, spec, label_names, task),
+        eval=_encode_labels(evaluation, spec, label_names, task),
+        label_names=label_names,
+    )
+
+
+def cap_task_data(
+    encoded: TaskData,
+    task: TaskSpec,
+    seed: int,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+) -> TaskData:
+    """The seed's training subset and the (seed-independent) evaluation subset of encoded splits."""
+    return TaskData(
+        train=_cap(encoded.train, max_train_samples or task.max_train_samples, seed),
+        eval=_cap(encoded.eval, max_eval_samples or task.max_eval_samples, EVAL_SUBSET_SEED),
+        label_names=encoded.label_names,
+    )
 
 
 def with_sampling_rate(data: TaskData, column: str, sampling_rate: int) -> TaskData:
@@ -103,7 +130,6 @@ def with_sampling_rate(data: TaskData, column: str, sampling_rate: int) -> TaskD
         train=data.train.cast_column(column, audio),
         eval=data.eval.cast_column(column, audio),
         label_names=data.label_names,
-        fingerprint=data.fingerprint,
     )
 
 

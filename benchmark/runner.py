@@ -20,7 +20,7 @@ from accelerate.utils.memory import should_reduce_batch_size
 from torch.utils.data import Dataset, default_collate
 
 from benchmark.complexity import describe_complexity, track_peak_memory
-from benchmark.data import LABEL, TaskData, load_task_data, with_sampling_rate
+from benchmark.data import LABEL, TaskData, cap_task_data, load_encoded, with_sampling_rate
 from benchmark.features import (
     FeatureCache,
     FrozenFeatures,
@@ -74,16 +74,17 @@ class RunContext:
     checkpoint_root: Path | None = None
     checkpoint_interval_s: float = 60.0
     score_weights: dict = field(default_factory=dict)
-    data_cache: dict[tuple, TaskData] = field(default_factory=dict)
+    encoded_data: dict[str, TaskData] = field(default_factory=dict)
+    complexity_cache: dict[tuple, dict] = field(default_factory=dict)
 
     def task_data(self, cell: Cell) -> TaskData:
-        """A cell's data, loaded once per (task, seed) in a run: the cells of a pair share it."""
-        key = (cell.task.task, cell.seed)
-        if key not in self.data_cache:
-            self.data_cache[key] = load_task_data(
-                cell.task, cell.seed, self.assets_dir, self.max_train_samples, self.max_eval_samples
-            )
-        return self.data_cache[key]
+        """A cell's data: each task is loaded and label-encoded once per run, then capped for the cell's seed."""
+        task = cell.task
+        if task.task not in self.encoded_data:
+            self.encoded_data[task.task] = load_encoded(task, self.assets_dir)
+        return cap_task_data(
+            self.encoded_data[task.task], task, cell.seed, self.max_train_samples, self.max_eval_samples
+        )
 
 
 def resolve_training(cell: Cell, context: RunContext) -> TrainingSpec:
@@ -98,7 +99,7 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
     """Train and measure one cell; exceptions propagate (the caller records failures)."""
     started = time.perf_counter()
     training = resolve_training(cell, context)
-    data = load_task_data(cell.task, cell.seed, context.assets_dir, context.max_train_samples, context.max_eval_samples)
+    data = context.task_data(cell)
     loaded = build_model(
         cell.model, cell.init, data.num_labels, cell.seed, context.assets_dir, context.trust_remote_code
     )
@@ -107,7 +108,7 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
     if cell.task.modality == "audio":
         data = with_sampling_rate(data, cell.task.dataset.input_column, loaded.processor.sampling_rate)
     collate = make_collator(cell.task, loaded.processor)
-    complexity = _complexity(cell, loaded, data, context.accelerator.device)
+    complexity = _complexity(cell, context, loaded, data)
     chance = chance_level(cell.task.metrics, data.train[LABEL], data.eval[LABEL])
     with track_peak_memory(context.accelerator.device) as memory:
         if cell.protocol == "linear_probe":
@@ -116,7 +117,6 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
         else:
             outcome, estimators, feature_info = _finetune(cell, context, loaded, data, collate, training), {}, {}
     complexity.update(peak_memory_bytes=memory.peak_bytes, peak_memory_measure=memory.measure)
-    context.accelerator.free_memory()
     return _result(
         cell,
         context,
@@ -230,7 +230,7 @@ def frozen_features(cell, context, loaded, data, collate, batch_size) -> tuple[F
             dataset=cell.task.dataset.model_dump(),
             preprocessing=cell.task.preprocessing.model_dump(),
             split=split_name,
-            fingerprint=data.fingerprint,
+            fingerprint=data.split_fingerprint(split_name),
         )
         splits[split_name], hit = cached_split(
             context.accelerator,
@@ -278,12 +278,22 @@ def _train_config(training: TrainingSpec, epochs, learning_rate, seed: int, num_
     )
 
 
-def _complexity(cell: Cell, loaded: LoadedModel, data: TaskData, device) -> dict:
-    """Parameters and forward FLOPs of one example at the task's input size (text padded to max_length)."""
-    example = make_collator(cell.task, loaded.processor, pad_to_max=True)([data.eval[0]])
-    inner = loaded.network.network.to(device)
-    inputs = model_inputs(example)
-    return describe_complexity(inner, inputs["pixel_values"] if "pixel_values" in inputs else inputs, device)
+def _complexity(cell: Cell, context: RunContext, loaded: LoadedModel, data: TaskData) -> dict:
+    """Parameters and forward FLOPs of one example at the task's input size (text padded to max_length).
+
+    Both depend only on the architecture, its head and the input size, so they are counted once per
+    (model, task) and shared by the pair's seeds, protocols and scratch twin.
+    """
+    key = (cell.model.id, cell.task.task)
+    if key not in context.complexity_cache:
+        example = make_collator(cell.task, loaded.processor, pad_to_max=True)([data.eval[0]])
+        device = context.accelerator.device
+        inner = loaded.network.network.to(device)
+        inputs = model_inputs(example)
+        context.complexity_cache[key] = describe_complexity(
+            inner, inputs["pixel_values"] if "pixel_values" in inputs else inputs, device
+        )
+    return dict(context.complexity_cache[key])
 
 
 def _result(

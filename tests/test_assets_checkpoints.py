@@ -42,7 +42,7 @@ from benchmark.assets.whisper_ct2 import convert_whisper_tiny_en, derive_whisper
 CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE_CLASSES = {504, 967, 968}  # coffee mug, espresso, cup
 LITE_INPUT = {0: (224, 0.875), 1: (240, 0.882), 2: (260, 0.89)}
-CLIP_SECONDS = 2.0
+CLIP_SECONDS = 1.0
 
 
 def _require(distribution: str) -> None:

