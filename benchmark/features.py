@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from benchmark.data import LABEL
@@ -109,3 +109,31 @@ def cached_split(accelerator: Accelerator, cache: FeatureCache | None, key: str,
         cache.save(key, split)
     accelerator.wait_for_everyone()
     return split, False
+
+
+class FeatureDataset(Dataset):
+    """Cached features and labels as a map-style dataset of `{"features", "labels"}` rows.
+
+    `DataLoader` fetches a whole batch through `__getitems__` (one tensor index per batch instead of a dict
+    per example and a collate over them), so pass `collate_fn=batch_as_is`: a linear probe's step is so short
+    that per-example Python would otherwise dominate it.
+    """
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray):
+        self.features = torch.as_tensor(features, dtype=torch.float32)
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"features": self.features[index], LABEL: self.labels[index]}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return {"features": self.features[rows], LABEL: self.labels[rows]}
+
+
+def batch_as_is(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The collate function for datasets whose `__getitems__` already returns a batch."""
+    return batch

@@ -32,6 +32,7 @@ from benchmark.reusability_score import CellSummary, reusability_scores
 DPI = 120
 PANEL_INCHES = 3.2
 FONT_SMALL = 7
+MAX_POINT_LABELS = 40  # per panel; beyond this, model names overlap into a blot (the tables carry them)
 
 
 def _save(figure: Figure, out_dir: Path, *name_parts: str) -> Path:
@@ -84,7 +85,8 @@ def _heatmap(sim: SimilarityResult, method: str) -> Figure:
 def estimator_vs_finetune(results: list[CellResult], out_dir: Path) -> list[Path]:
     """Per suite, one panel per transferability estimator: x = the estimator on a pretrained model's linear-probe
     cells, y = the same model's fine-tuned score on that task (both means over seeds), points coloured by task
-    and labelled by model. `estimators_vs_finetune_<suite>.png`."""
+    and labelled by model when there are at most `MAX_POINT_LABELS` points per panel.
+    `estimators_vs_finetune_<suite>.png`."""
     paths = []
     for suite in _suites(results):
         entries = task_signals(results, suite)
@@ -99,12 +101,12 @@ def _estimator_figure(suite: str, entries: list[TaskSignals], estimators: list[s
     figure = Figure(figsize=(PANEL_INCHES * len(estimators), PANEL_INCHES), layout="constrained")
     panels = np.atleast_1d(figure.subplots(1, len(estimators)))
     for axes, estimator in zip(panels, estimators, strict=True):
-        for index, entry in enumerate(entries):
-            values = entry.signals.get(estimator, {})
-            models = [m for m in values if m in entry.finetune]
-            xs, ys = [values[m] for m in models], [entry.finetune[m] for m in models]
+        points = [_estimator_points(entry, estimator) for entry in entries]
+        label_points = sum(map(len, points)) <= MAX_POINT_LABELS
+        for index, (entry, task_points) in enumerate(zip(entries, points, strict=True)):
+            xs, ys = [p[1] for p in task_points], [p[2] for p in task_points]
             axes.scatter(xs, ys, color=f"C{index % 10}", label=entry.task, s=18)
-            for model, x, y in zip(models, xs, ys, strict=True):
+            for model, x, y in task_points if label_points else ():
                 axes.annotate(model, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=FONT_SMALL - 1)
         axes.set_xlabel(f"{estimator} (mean over seeds; higher = predicted better)", fontsize=8)
         axes.set_ylabel("fine-tuned main metric", fontsize=8)
@@ -113,6 +115,12 @@ def _estimator_figure(suite: str, entries: list[TaskSignals], estimators: list[s
     panels[0].legend(title="task", fontsize=FONT_SMALL, title_fontsize=FONT_SMALL)
     figure.suptitle(f"{suite}: estimator vs fine-tuned score (pretrained models)", fontsize=10)
     return figure
+
+
+def _estimator_points(entry: TaskSignals, estimator: str) -> list[tuple[str, float, float]]:
+    """(model, estimator value, fine-tuned score) of the models with both on one task."""
+    values = entry.signals.get(estimator, {})
+    return [(model, value, entry.finetune[model]) for model, value in values.items() if model in entry.finetune]
 
 
 # --- quality against cost -------------------------------------------------------------------------------

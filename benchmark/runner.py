@@ -17,13 +17,14 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils.memory import should_reduce_batch_size
-from torch.utils.data import Dataset, default_collate
 
 from benchmark.complexity import describe_complexity, track_peak_memory
 from benchmark.data import LABEL, TaskData, cap_task_data, load_encoded, with_sampling_rate
 from benchmark.features import (
     FeatureCache,
+    FeatureDataset,
     FrozenFeatures,
+    batch_as_is,
     cached_split,
     extract_split,
     feature_cache_key,
@@ -204,7 +205,7 @@ def _linear_probe(cell, context, loaded: LoadedModel, data: TaskData, collate, t
         head,
         FeatureDataset(train_x, frozen.train.labels),
         FeatureDataset(eval_x, frozen.eval.labels),
-        default_collate,
+        batch_as_is,
         config,
         _metric_fn(cell),
         cell.task.main_metric,
@@ -242,20 +243,6 @@ def frozen_features(cell, context, loaded, data, collate, batch_size) -> tuple[F
         )
         hits += int(hit)
     return FrozenFeatures(train=splits["train"], eval=splits["eval"]), hits
-
-
-class FeatureDataset(Dataset):
-    """Cached features and labels as a map-style dataset of `{"features", "labels"}` rows."""
-
-    def __init__(self, features: np.ndarray, labels: np.ndarray):
-        self.features = torch.as_tensor(features, dtype=torch.float32)
-        self.labels = torch.as_tensor(labels, dtype=torch.long)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"features": self.features[index], LABEL: self.labels[index]}
 
 
 def _standardise(train: np.ndarray, evaluation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -174,9 +174,7 @@ def make_optimizer(parameters: list[nn.Parameter], config: TrainConfig, device: 
     is the same AdamW step.
     """
     fused = device.type in FUSED_ADAMW_DEVICES and all(p.is_floating_point() for p in parameters)
-    return torch.optim.AdamW(
-        parameters, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None
-    )
+    return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None)
 
 
 def _run_loop(loop: _Loop, description: str) -> TrainOutcome:

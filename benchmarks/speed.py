@@ -46,6 +46,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate  # noqa: E402
 
 from benchmark.data import LABEL  # noqa: E402
+from benchmark.features import FeatureDataset, batch_as_is  # noqa: E402
 from benchmark.leaderboard import build_leaderboard  # noqa: E402
 from benchmark.models import HFTransferModel, TimmTransferModel  # noqa: E402
 from benchmark.results import CellResult, read_result, result_path, write_result  # noqa: E402
@@ -165,6 +166,29 @@ def timed(function: Callable, *args, **kwargs) -> tuple[object, float]:
 # --- a. training throughput ---------------------------------------------------------------------------------
 
 
+class TensorRows(Dataset):
+    """Rows `{input name: tensor[i], labels: labels[i]}` of pre-built tensors: what the suite's loop reads."""
+
+    def __init__(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor):
+        self.inputs, self.labels = inputs, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {**{name: tensor[index] for name, tensor in self.inputs.items()}, LABEL: self.labels[index]}
+
+
+def tensor_rows(inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[Dataset, Callable]:
+    """Per-example rows collated by `default_collate`, as a fine-tune's collator hands them to the loop."""
+    return TensorRows(inputs, labels), default_collate
+
+
+def feature_batches(inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[Dataset, Callable]:
+    """The linear probe's `FeatureDataset`, fetched a batch at a time, exactly as the suite's probe uses it."""
+    return FeatureDataset(inputs["features"], labels), batch_as_is
+
+
 @dataclass(frozen=True)
 class ModelCase:
     """A small model wrapped as the suite wraps it, and synthetic, already collated inputs for it."""
@@ -174,6 +198,7 @@ class ModelCase:
     build: Callable[[], nn.Module]
     inputs: Callable[[int, torch.Generator], dict[str, torch.Tensor]]
     step_multiplier: int = 1  # a tiny model's step takes about a millisecond: run this many times more steps
+    dataset: Callable[[dict[str, torch.Tensor], torch.Tensor], tuple[Dataset, Callable]] = tensor_rows
 
 
 def _resnet18() -> nn.Module:
@@ -228,21 +253,13 @@ MODEL_CASES = (
 )
 # What the linear-probe protocol trains; its steps are so short that the loop's own per-step cost shows.
 PROBE_CASE = ModelCase(
-    "linear-probe head, 512-d features", 64, lambda: LinearHead(512, NUM_CLASSES), _features, step_multiplier=20
+    "linear-probe head, 512-d features",
+    64,
+    lambda: LinearHead(512, NUM_CLASSES),
+    _features,
+    step_multiplier=20,
+    dataset=feature_batches,
 )
-
-
-class TensorRows(Dataset):
-    """Rows `{input name: tensor[i], labels: labels[i]}` of pre-built tensors: what the suite's loop reads."""
-
-    def __init__(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor):
-        self.inputs, self.labels = inputs, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {**{name: tensor[index] for name, tensor in self.inputs.items()}, LABEL: self.labels[index]}
 
 
 def synthetic_batches(case: ModelCase, n: int, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -280,13 +297,15 @@ def suite_throughput(case: ModelCase, accelerator: Accelerator, warmup: int, ste
     config = TrainConfig(
         epochs=1, batch_size=case.batch_size, learning_rate=LEARNING_RATE, evals_per_epoch=1, seed=seed
     )
+    train_data, collate = case.dataset(inputs, labels)
+    eval_data, _ = case.dataset(eval_inputs, eval_labels)
     with contextlib.redirect_stderr(io.StringIO()):  # tqdm's bar still runs, it just does not print here
         train_and_evaluate(
             accelerator,
             model,
-            TensorRows(inputs, labels),
-            TensorRows(eval_inputs, eval_labels),
-            default_collate,
+            train_data,
+            eval_data,
+            collate,
             config,
             _accuracy,
             "accuracy",

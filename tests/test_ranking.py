@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from benchmark.ranking import bootstrap_ci, kendall_tau, rank_agreement, weighted_tau
+from benchmark.ranking import PAIRWISE_MAX_ITEMS, bootstrap_ci, kendall_tau, rank_agreement, weighted_tau
 
 TRUE = np.array([0.91, 0.85, 0.72, 0.64, 0.55, 0.41, 0.33, 0.20])
 
@@ -14,6 +15,28 @@ TRUE = np.array([0.91, 0.85, 0.72, 0.64, 0.55, 0.41, 0.33, 0.20])
 def test_identical_order_is_one_and_reversed_is_minus_one(stat):
     assert stat(np.exp(TRUE), TRUE) == pytest.approx(1.0)
     assert stat(-TRUE, TRUE) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize(("stat", "reference"), [(kendall_tau, stats.kendalltau), (weighted_tau, stats.weightedtau)])
+@pytest.mark.parametrize("sizes", [(3, 12), (PAIRWISE_MAX_ITEMS - 2, PAIRWISE_MAX_ITEMS + 3)])
+def test_statistics_equal_scipy_with_and_without_ties(stat, reference, sizes):
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(*sizes))
+        pred = rng.integers(0, int(rng.integers(2, 5)), n).astype(float)  # bootstrap resamples repeat items
+        true = rng.standard_normal(n) if rng.random() < 0.5 else rng.integers(0, 3, n).astype(float)
+        if np.ptp(pred) == 0 or np.ptp(true) == 0:
+            continue
+        assert stat(pred, true) == pytest.approx(reference(pred, true).statistic, abs=1e-12)
+
+
+@pytest.mark.parametrize("stat", [kendall_tau, weighted_tau])
+@pytest.mark.parametrize("n", [7, PAIRWISE_MAX_ITEMS + 1])
+def test_a_batch_of_rows_gives_each_row_its_own_value(stat, n):
+    rng = np.random.default_rng(2)
+    pred, true = rng.integers(0, 4, (40, n)).astype(float), rng.integers(0, 4, (40, n)).astype(float)
+    one_by_one = np.array([stat(p, t) for p, t in zip(pred, true, strict=True)])
+    np.testing.assert_array_equal(stat(pred, true), one_by_one)
 
 
 def test_weighted_tau_penalises_errors_at_the_top_more():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from accelerate import Accelerator
-from torch.utils.data import default_collate
+from torch.utils.data import DataLoader, default_collate
 
+from benchmark.features import FeatureDataset, batch_as_is
 from benchmark.metrics import compute_metrics
-from benchmark.runner import FeatureDataset
-from benchmark.training import DivergedError, LinearHead, TrainConfig, train_and_evaluate
+from benchmark.training import DivergedError, LinearHead, TrainConfig, make_optimizer, train_and_evaluate
 
 
 def blobs(n: int, seed: int) -> FeatureDataset:
@@ -25,7 +26,7 @@ def run(config: TrainConfig):
         LinearHead(8, 3),
         blobs(96, 0),
         blobs(31, 1),
-        default_collate,
+        batch_as_is,
         config,
         lambda p, r: compute_metrics(["accuracy"], p, r),
         "accuracy",
@@ -50,3 +51,24 @@ def test_diverging_loss_raises_with_step():
     with pytest.raises(DivergedError) as caught:
         run(TrainConfig(epochs=3, batch_size=16, learning_rate=1e30, warmup_ratio=0.0))
     assert caught.value.step >= 1 and "loss became" in str(caught.value)
+
+
+def test_feature_batches_fetched_at_once_equal_collated_rows():
+    dataset = blobs(10, 0)
+    order = [7, 2, 9, 0]
+    batched = next(iter(DataLoader(dataset, batch_size=4, sampler=order, collate_fn=batch_as_is)))
+    rows = default_collate([dataset[i] for i in order])
+    assert batched.keys() == rows.keys()
+    assert all(torch.equal(batched[key], rows[key]) for key in rows)
+
+
+def test_optimizer_is_fused_adamw_on_cpu_and_takes_the_same_step():
+    weights = [torch.nn.Parameter(torch.randn(5, 3, generator=torch.Generator().manual_seed(0))) for _ in range(2)]
+    config = TrainConfig(epochs=1, batch_size=1, learning_rate=0.1)
+    fused = make_optimizer([weights[0]], config, torch.device("cpu"))
+    plain = torch.optim.AdamW([weights[1]], lr=0.1, weight_decay=config.weight_decay)
+    assert fused.defaults["fused"] is True
+    for optimizer, weight in ((fused, weights[0]), (plain, weights[1])):
+        weight.grad = torch.ones_like(weight)
+        optimizer.step()
+    torch.testing.assert_close(weights[0], weights[1])

@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
+from sklearn.covariance import ledoit_wolf
 
 from benchmark.transferability import (
     estimate_all,
     h_score,
     h_score_shrinkage,
     knn_loo_accuracy,
+    ledoit_wolf_centred,
     leep,
     logme,
     logme_fit,
@@ -195,3 +197,14 @@ def test_estimate_all_is_finite_on_constant_features_and_tiny_sets(fill):
     scores = estimate_all(np.full((6, 4), fill), y, np.full((6, 3), 1 / 3))
     assert all(np.isfinite(v) for v in scores.values())
     assert scores["h_score"] == 0.0
+
+
+@pytest.mark.parametrize(("n", "d"), [(40, 120), (400, 16), (3, 3)])
+def test_ledoit_wolf_from_one_gram_matrix_equals_sklearn(n, d):
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, d)) @ rng.standard_normal((d, d))
+    X -= X.mean(axis=0)
+    expected_cov, expected_shrinkage = ledoit_wolf(X, assume_centered=True)
+    cov, shrinkage = ledoit_wolf_centred(X)
+    assert shrinkage == pytest.approx(expected_shrinkage, abs=1e-12)
+    np.testing.assert_allclose(cov, expected_cov, rtol=1e-10, atol=1e-12)
