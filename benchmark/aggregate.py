@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 from benchmark.results import CellResult
 
@@ -26,24 +27,24 @@ class GroupKey:
 
 @dataclass
 class Group:
-    """Every seed of one (suite, task, model, init, protocol)."""
+    """Every seed of one (suite, task, model, init, protocol); summaries are computed once, on first use."""
 
     key: GroupKey
     results: list[CellResult]
 
-    @property
+    @cached_property
     def ok(self) -> list[CellResult]:
         return [r for r in self.results if r.status == "ok"]
 
-    @property
+    @cached_property
     def scores(self) -> list[float]:
         return [r.main_score for r in self.ok if r.main_score is not None]
 
-    @property
+    @cached_property
     def mean(self) -> float | None:
         return statistics.fmean(self.scores) if self.scores else None
 
-    @property
+    @cached_property
     def std(self) -> float:
         return statistics.stdev(self.scores) if len(self.scores) > 1 else 0.0
 

@@ -6,134 +6,185 @@ The weighted tau of Vigna, "A Weighted Correlation Index for Rankings with Ties"
 either argument) counts disagreements among the top-scored items more: picking the best checkpoint matters
 more than ordering the worst. Higher scores mean better in both arguments.
 
-Both statistics take whole batches of score vectors, shape ``(..., n)``. For the small groups that make up
-most of a leaderboard (the models of one task) they are computed from their pairwise definitions, all rows in
-a few array operations, so a bootstrap costs about one scipy call instead of one per resample; above
-``PAIRWISE_MAX_ITEMS`` items the O(n^2) pairs cost more than scipy's O(n log n) algorithms and each row goes
-to scipy. Tests check both paths against scipy on tied and untied data.
+Confidence intervals are percentile bootstraps over the ranked items (models, or task x model pairs): items
+are resampled with replacement and the statistic recomputed. A resample is fully described by how many times
+it drew each item, and both statistics are sums over pairs of items, so with the n x n pair tables of the
+original items built once, every resample's statistic is a few matrix products of its draw counts: a whole
+bootstrap costs about as much as one scipy call per resample would cost for one resample. Tests check the
+results against scipy on explicitly repeated items.
 
-Confidence intervals are percentile bootstraps over the ranked items (models, or task x model pairs):
-items are resampled with replacement and the statistic recomputed. Too few items, or constant scores,
-give NaN rather than an exception, so a report over many small groups never fails on one of them.
+Too few items, or constant scores, give NaN rather than an exception, so a report over many small groups
+never fails on one of them.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-Statistic = Callable[[np.ndarray, np.ndarray], np.ndarray | float]
-
 MIN_ITEMS_FOR_CI = 3
-PAIRS_PER_CHUNK = 4_000_000  # resamples x n x n elements held at once by the bootstrap
-PAIRWISE_MAX_ITEMS = 64  # above this many items per row, scipy's O(n log n) statistics are faster
+MAX_TABLE_ITEMS = 2048  # pair tables are n x n float64; above this many items, resamples go to scipy one by one
 
 
-def _pairwise_signs(scores: np.ndarray) -> np.ndarray:
-    """sign(s_i - s_j) for every pair of items, shape ``(..., n, n)``."""
-    return np.sign(scores[..., :, None] - scores[..., None, :])
+def _signs(scores: np.ndarray) -> np.ndarray:
+    """sign(s_i - s_j) for every pair of items."""
+    return np.sign(scores[:, None] - scores[None, :])
+
+
+def _above(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """[i, j] = 1 where item j comes before item i in the descending lexicographic order of (primary, secondary)."""
+    first = primary[None, :] > primary[:, None]
+    return (first | ((primary[None, :] == primary[:, None]) & (secondary[None, :] > secondary[:, None]))).astype(float)
+
+
+@dataclass(frozen=True)
+class PairTables:
+    """Pair tables of n scored items, from which the statistics of any multiset of them follow."""
+
+    concordance: np.ndarray  # sign(dp) * sign(dt)
+    pred_untied: np.ndarray  # |sign(dp)|
+    true_untied: np.ndarray  # |sign(dt)|
+    above_by_pred: np.ndarray  # ranking by (pred, true)
+    above_by_true: np.ndarray  # ranking by (true, pred)
+    tied: np.ndarray  # both scores equal
+
+    @classmethod
+    def of(cls, pred: np.ndarray, true: np.ndarray) -> PairTables:
+        pred_signs, true_signs = _signs(pred), _signs(true)
+        return cls(
+            concordance=pred_signs * true_signs,
+            pred_untied=np.abs(pred_signs),
+            true_untied=np.abs(true_signs),
+            above_by_pred=_above(pred, true),
+            above_by_true=_above(true, pred),
+            tied=((pred_signs == 0) & (true_signs == 0)).astype(float),
+        )
 
 
 def _ratio(numerator: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """numerator / sqrt(left * right), NaN where a side has no untied pair (the statistic is undefined)."""
     denominator = np.sqrt(left * right)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.where(denominator > 0, numerator / safe, np.nan)
 
 
-def _as_float(value: np.ndarray) -> np.ndarray | float:
-    return float(value) if value.ndim == 0 else value
+def kendall_from_counts(tables: PairTables, counts: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each row of ``counts`` (how often each item is drawn), shape ``(resamples, n)``."""
+
+    def pair_sum(table: np.ndarray) -> np.ndarray:
+        return np.einsum("bi,bi->b", counts @ table, counts)
+
+    return _ratio(pair_sum(tables.concordance), pair_sum(tables.pred_untied), pair_sum(tables.true_untied))
 
 
-def _rowwise(reference: Callable, pred: np.ndarray, true: np.ndarray) -> np.ndarray | float:
-    """A scipy statistic applied to each row of (a batch of) long score vectors; NaN where undefined."""
-    rows = [
-        reference(p, t).statistic if np.ptp(p) > 0 and np.ptp(t) > 0 else np.nan
-        for p, t in zip(pred.reshape(-1, pred.shape[-1]), true.reshape(-1, true.shape[-1]), strict=True)
-    ]
-    return _as_float(np.asarray(rows, dtype=float).reshape(pred.shape[:-1]))
+def _harmonic(k: np.ndarray) -> np.ndarray:
+    """H(k) = sum of 1 / (1 + r) over ranks r < k, for integer-valued k >= 0."""
+    table = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(k.max()) + 2))])
+    return table[np.rint(k).astype(int)]
 
 
-def kendall_tau(pred_scores: np.ndarray, true_scores: np.ndarray) -> np.ndarray | float:
-    """Kendall's tau-b over the last axis; NaN when undefined (n < 2 or a constant side).
+def _rank_weights(counts: np.ndarray, above: np.ndarray, tied: np.ndarray) -> np.ndarray:
+    """The summed hyperbolic weights of each item's copies in a resample.
 
-    A float for 1-d inputs, an array of one value per row for batches.
+    Copies of items with identical scores occupy one block of consecutive ranks, starting after every copy
+    ranked above them; the block's weight H(start + size) - H(start) is shared in proportion to copies. Only
+    the block's total matters: items with identical scores have identical rows in every pair table.
     """
-    pred, true = np.asarray(pred_scores, dtype=float), np.asarray(true_scores, dtype=float)
-    if pred.shape[-1] > PAIRWISE_MAX_ITEMS:
-        return _rowwise(stats.kendalltau, pred, true)
-    pred_signs, true_signs = _pairwise_signs(pred), _pairwise_signs(true)
-    tau = _ratio(
-        (pred_signs * true_signs).sum(axis=(-2, -1)),
-        np.abs(pred_signs).sum(axis=(-2, -1)),
-        np.abs(true_signs).sum(axis=(-2, -1)),
-    )
-    return _as_float(tau)
+    start, block = counts @ above.T, counts @ tied.T
+    block_weight = _harmonic(start + block) - _harmonic(start)
+    return np.where(counts > 0, counts / np.where(block > 0, block, 1.0) * block_weight, 0.0)
 
 
-def hyperbolic_rank_weights(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
-    """1 / (1 + rank), rank 0 for the item highest by ``primary`` then ``secondary`` (over the last axis).
-
-    Items tied on both keep distinct ranks, the later index ranking higher: scipy's `weightedtau` ranks by a
-    stable lexicographic sort read backwards, and this reproduces it exactly.
-    """
-    order = np.lexsort((secondary, primary), axis=-1)
-    n = primary.shape[-1]
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(n - 1, -1, -1), order.shape), axis=-1)
-    return 1.0 / (1.0 + ranks)
-
-
-def weighted_tau(pred_scores: np.ndarray, true_scores: np.ndarray) -> np.ndarray | float:
-    """Vigna's additive hyperbolic weighted tau over the last axis (as `scipy.stats.weightedtau`); NaN when
-    undefined. A pair weighs w_i + w_j; the result averages the rankings by (pred, true) and by (true, pred)."""
-    pred = np.asarray(pred_scores, dtype=float)
-    true = np.asarray(true_scores, dtype=float)
-    if pred.shape[-1] > PAIRWISE_MAX_ITEMS:
-        return _rowwise(stats.weightedtau, pred, true)
-    pred_signs, true_signs = _pairwise_signs(pred), _pairwise_signs(true)
-    concordance, pred_untied, true_untied = pred_signs * true_signs, np.abs(pred_signs), np.abs(true_signs)
-    total = np.zeros(pred.shape[:-1])
-    for weights in (hyperbolic_rank_weights(pred, true), hyperbolic_rank_weights(true, pred)):
-        pair_weights = weights[..., :, None] + weights[..., None, :]
+def weighted_from_counts(tables: PairTables, counts: np.ndarray) -> np.ndarray:
+    """Vigna's additive hyperbolic weighted tau (as `scipy.stats.weightedtau`) of each row of ``counts``."""
+    concordant = counts @ tables.concordance
+    pred_untied, true_untied = counts @ tables.pred_untied, counts @ tables.true_untied
+    total = np.zeros(counts.shape[0])
+    for above in (tables.above_by_pred, tables.above_by_true):
+        weights = _rank_weights(counts, above, tables.tied)
         total = total + _ratio(
-            (pair_weights * concordance).sum(axis=(-2, -1)),
-            (pair_weights * pred_untied).sum(axis=(-2, -1)),
-            (pair_weights * true_untied).sum(axis=(-2, -1)),
+            np.einsum("bi,bi->b", weights, concordant),
+            np.einsum("bi,bi->b", weights, pred_untied),
+            np.einsum("bi,bi->b", weights, true_untied),
         )
-    return _as_float(total / 2)
+    return total / 2
+
+
+CountStatistic = Callable[[PairTables, np.ndarray], np.ndarray]
+STATISTICS: dict[str, tuple[CountStatistic, Callable]] = {
+    "kendall_tau": (kendall_from_counts, stats.kendalltau),
+    "weighted_tau": (weighted_from_counts, stats.weightedtau),
+}
+
+
+def _statistic(name: str, pred: np.ndarray, true: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`name` on each resample given by a row of draw counts; NaN where undefined."""
+    from_counts, reference = STATISTICS[name]
+    if pred.size <= MAX_TABLE_ITEMS:
+        return from_counts(PairTables.of(pred, true), counts)
+    values = []
+    for row in counts.astype(int):
+        p, t = np.repeat(pred, row), np.repeat(true, row)
+        values.append(reference(p, t).statistic if np.ptp(p) > 0 and np.ptp(t) > 0 else np.nan)
+    return np.asarray(values, dtype=float)
+
+
+def _point(name: str, pred_scores, true_scores) -> float:
+    pred, true = np.asarray(pred_scores, dtype=float), np.asarray(true_scores, dtype=float)
+    if pred.size < 2:
+        return float("nan")
+    return float(_statistic(name, pred, true, np.ones((1, pred.size)))[0])
+
+
+def kendall_tau(pred_scores: np.ndarray, true_scores: np.ndarray) -> float:
+    """Kendall's tau-b between predicted and true scores; NaN when undefined (n < 2 or a constant side)."""
+    return _point("kendall_tau", pred_scores, true_scores)
+
+
+def weighted_tau(pred_scores: np.ndarray, true_scores: np.ndarray) -> float:
+    """Vigna's weighted tau (top-heavy, higher score = higher rank); NaN when undefined."""
+    return _point("weighted_tau", pred_scores, true_scores)
+
+
+def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each of n items is drawn in each of n_boot bootstrap resamples, shape ``(n_boot, n)``."""
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    counts = np.zeros((n_boot, n))
+    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
+    return counts
+
+
+def _percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The central ``1 - alpha`` interval of the finite values; NaNs where there are none."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
 
 
 def bootstrap_ci(
     pred: np.ndarray,
     true: np.ndarray,
-    stat: Statistic,
+    statistic: str,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
 ) -> tuple[float, float]:
-    """Percentile bootstrap ``(1 - alpha)`` interval of ``stat(pred, true)`` over resampled items.
+    """Percentile bootstrap ``(1 - alpha)`` interval of a statistic (a key of `STATISTICS`) over resampled items.
 
-    ``stat`` takes batches ``(resamples, n)`` and returns one value per resample (as `kendall_tau` and
-    `weighted_tau` do). Resamples on which the statistic is undefined (NaN, e.g. every drawn item tied) are
-    dropped. Returns ``(nan, nan)`` when there are fewer than ``MIN_ITEMS_FOR_CI`` items or no resample is
-    defined.
+    Resamples on which the statistic is undefined (NaN, e.g. every drawn item tied) are dropped. Returns
+    ``(nan, nan)`` when there are fewer than ``MIN_ITEMS_FOR_CI`` items or no resample is defined.
     """
     pred, true = np.asarray(pred, dtype=float), np.asarray(true, dtype=float)
     if pred.shape != true.shape:
         raise ValueError(f"pred and true differ in shape: {pred.shape} vs {true.shape}")
     if pred.size < MIN_ITEMS_FOR_CI:
         return float("nan"), float("nan")
-    indices = np.random.default_rng(seed).integers(0, pred.size, size=(n_boot, pred.size))
-    chunk = max(1, PAIRS_PER_CHUNK // pred.size**2)
-    values = np.concatenate(
-        [np.atleast_1d(stat(pred[rows], true[rows])) for rows in np.array_split(indices, -(-n_boot // chunk))]
-    )
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan"), float("nan")
-    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+    return _percentile_interval(_statistic(statistic, pred, true, resample_counts(pred.size, n_boot, seed)), alpha)
 
 
 def rank_agreement(
@@ -153,7 +204,13 @@ def rank_agreement(
     pred = np.array([pred_by_model[m] for m in models], dtype=float)
     true = np.array([true_by_model[m] for m in models], dtype=float)
     result: dict[str, float] = {"n": len(models)}
-    for name, stat in (("kendall_tau", kendall_tau), ("weighted_tau", weighted_tau)):
-        low, high = bootstrap_ci(pred, true, stat, n_boot=n_boot, seed=seed)
-        result.update({name: stat(pred, true), f"{name}_low": low, f"{name}_high": high})
+    if len(models) < 2:
+        return result | {f"{name}{part}": float("nan") for name in STATISTICS for part in ("", "_low", "_high")}
+    counts = np.ones((1, len(models)))  # row 0: the items as they are; then the resamples
+    if len(models) >= MIN_ITEMS_FOR_CI:
+        counts = np.vstack([counts, resample_counts(len(models), n_boot, seed)])
+    for name in STATISTICS:
+        values = _statistic(name, pred, true, counts)
+        low, high = _percentile_interval(values[1:], 0.05)
+        result.update({name: float(values[0]), f"{name}_low": low, f"{name}_high": high})
     return result

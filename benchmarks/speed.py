@@ -775,14 +775,24 @@ def report_leaderboard(sizes: Sizes, work_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/speed.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: one repeat, fewer steps, N=2000")
-    sizes = QUICK if parser.parse_args(argv).quick else FULL
+    parser.add_argument("--parts", default="abcd", help="which parts to run, e.g. 'ad' (default: all four, 'abcd')")
+    args = parser.parse_args(argv)
+    unknown = set(args.parts) - set("abcd")
+    if unknown:
+        parser.error(f"--parts: unknown part(s) {''.join(sorted(unknown))}; choose from a, b, c, d")
+    sizes = QUICK if args.quick else FULL
     print(machine_description())
-    throughput = report_throughput(sizes)
-    smallest = min((r for r in throughput if r.case in MODEL_CASES), key=lambda r: r.params)
-    report_estimators(sizes, statistics.median(smallest.suite), smallest.case.name)
+    throughput = report_throughput(sizes) if "a" in args.parts else []
+    if "b" in args.parts:  # the fine-tune share needs the smallest model's throughput, measured in part a
+        smallest = min(MODEL_CASES, key=lambda case: sum(p.numel() for p in seeded_model(case, 0).parameters()))
+        measured = next((r for r in throughput if r.case == smallest), None)
+        measured = measured or measure_throughput(smallest, Accelerator(), sizes)
+        report_estimators(sizes, statistics.median(measured.suite), smallest.name)
     with tempfile.TemporaryDirectory(prefix="speed-") as work_dir:
-        report_distributed(sizes, Path(work_dir) / "distributed")
-        report_leaderboard(sizes, Path(work_dir) / "leaderboard")
+        if "c" in args.parts:
+            report_distributed(sizes, Path(work_dir) / "distributed")
+        if "d" in args.parts:
+            report_leaderboard(sizes, Path(work_dir) / "leaderboard")
     return 0
 
 
