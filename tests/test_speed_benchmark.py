@@ -43,6 +43,14 @@ def test_every_model_case_builds_and_gives_class_logits():
         assert logits.shape == (2, speed.NUM_CLASSES) and labels.shape == (2,)
 
 
+def test_every_estimator_dimension_has_a_backbone_with_features_of_that_size():
+    for d in (*speed.FULL.estimator_dims, *speed.QUICK.estimator_dims):
+        model = speed.seeded_model(speed.FEATURE_BACKBONES[d], 0).eval()
+        inputs, _ = speed.synthetic_batches(speed.FEATURE_BACKBONES[d], 1, seed=0)
+        with torch.inference_mode():
+            assert model.features(inputs).shape == (1, d)
+
+
 def test_estimators_are_timed():
     seconds = speed.estimator_seconds(n=300, d=16, repeats=2)
     assert set(seconds) == set(speed.ESTIMATORS)
