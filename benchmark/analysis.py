@@ -18,7 +18,8 @@ from benchmark import reusability_score
 from benchmark.aggregate import Group, best_scores, group_results
 from benchmark.ranking import MIN_ITEMS_FOR_CI, rank_agreement
 from benchmark.results import CellResult, SimilarityResult
-from benchmark.reusability_score import CellSummary, ModelScore, ScoreWeights, reusability_scores
+from benchmark.reusability_score import DEFAULT_WEIGHTS, CellSummary, ModelScore, reusability_scores
+from benchmark.specs import ScoreWeights
 
 SCRATCH_SUFFIX = " (scratch)"
 ESTIMATOR_ORDER = ("logme", "h_score", "knn_loo_acc", "leep", "nce")
@@ -26,7 +27,6 @@ LINEAR_PROBE_SIGNAL = "linear_probe_score"
 PARAMS_SIGNAL = "params_total"
 SOURCE_SIGNAL = "source_accuracy"
 POOLED = "all tasks (pooled)"
-DEFAULT_WEIGHTS = ScoreWeights()
 SIMILARITY_METHODS = {
     "bures": "class-conditional Bures-Wasserstein optimal-transport distance",
     "task2vec": "Task2Vec cosine distance of Fisher embeddings",

@@ -27,7 +27,7 @@ from benchmark.results import (
     read_result,
     read_similarity,
 )
-from benchmark.reusability_score import ScoreWeights
+from benchmark.specs import ScoreWeights
 
 BOOTSTRAP_RESAMPLES = 200  # for the rank-agreement confidence intervals; fixed seed, so output is deterministic
 PROTOCOL_ORDER = {"finetune": 0, "linear_probe": 1}

@@ -25,6 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.specs import ScoreWeights
+
+DEFAULT_WEIGHTS = ScoreWeights()
+
 
 @dataclass(frozen=True)
 class CellSummary:
@@ -44,20 +48,6 @@ class CellSummary:
             raise ValueError(f"{self.model} on {self.task}: flops_per_example and params must be positive")
         if self.time_to_target_s is not None and self.time_to_target_s < 0:
             raise ValueError(f"{self.model} on {self.task}: time_to_target_s must be >= 0")
-
-
-@dataclass(frozen=True)
-class ScoreWeights:
-    """Weights of the composite's parts; only their ratios matter (the composite divides by their sum)."""
-
-    quality: float = 0.6
-    training_efficiency: float = 0.2
-    complexity_efficiency: float = 0.2
-
-    def __post_init__(self) -> None:
-        weights = (self.quality, self.training_efficiency, self.complexity_efficiency)
-        if min(weights) < 0 or sum(weights) <= 0:
-            raise ValueError(f"score weights must be non-negative with a positive sum, got {weights}")
 
 
 @dataclass(frozen=True)
@@ -105,7 +95,7 @@ def _task_parts(cells: list[CellSummary]) -> dict[str, tuple[float, float, float
     }
 
 
-def reusability_scores(cells: list[CellSummary], weights: ScoreWeights = ScoreWeights()) -> list[ModelScore]:
+def reusability_scores(cells: list[CellSummary], weights: ScoreWeights = DEFAULT_WEIGHTS) -> list[ModelScore]:
     """Composite reusability score of every model (formula in the module docstring), best first."""
     by_task: dict[str, list[CellSummary]] = defaultdict(list)
     for cell in cells:

@@ -111,11 +111,17 @@ class ModelSpec(StrictModel):
 
 
 class ScoreWeights(StrictModel):
-    """Weights of the composite reusability score's parts (normalised by their sum)."""
+    """Weights of the composite reusability score's parts; only their ratios matter (normalised by their sum)."""
 
     quality: float = Field(default=0.6, ge=0)
     training_efficiency: float = Field(default=0.2, ge=0)
     complexity_efficiency: float = Field(default=0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _positive_sum(self) -> ScoreWeights:
+        if self.quality + self.training_efficiency + self.complexity_efficiency <= 0:
+            raise ValueError("score weights must have a positive sum")
+        return self
 
 
 class SuiteSpec(StrictModel):

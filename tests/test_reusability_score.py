@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from benchmark.reusability_score import CellSummary, ScoreWeights, reusability_scores
+from benchmark.reusability_score import CellSummary, reusability_scores
+from benchmark.specs import ScoreWeights
 
 
 def _cell(model, task, score, chance, ttt, flops, params):
@@ -59,7 +60,7 @@ def test_hand_computed_composite_and_parts():
 
 def test_weights_are_normalised_and_ties_break_by_name():
     # Quality only: A and B both average 0.75, so the name decides; scaling the weights changes nothing.
-    scores = reusability_scores(CELLS, ScoreWeights(5.0, 0.0, 0.0))
+    scores = reusability_scores(CELLS, ScoreWeights(quality=5.0, training_efficiency=0.0, complexity_efficiency=0.0))
     assert [(s.model, s.composite) for s in scores] == [("A", 0.75), ("B", 0.75), ("C", 0.0)]
 
 
