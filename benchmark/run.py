@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     train.add_argument("--compile", action="store_true", help="torch.compile the model before fine-tuning")
+    train.add_argument(
+        "--cpu-threads",
+        type=int,
+        help="intra-op threads per process when running on the CPU (default: the cores available to the "
+        "process divided by the processes on this machine; `accelerate launch` alone would give each one)",
+    )
     behaviour = parser.add_argument_group("behaviour")
     behaviour.add_argument("--overwrite", action="store_true", help="rerun cells whose result file exists")
     behaviour.add_argument(

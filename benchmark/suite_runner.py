@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import traceback
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs
 from tqdm.auto import tqdm
@@ -55,6 +57,8 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     # leave parameters without gradients; let DDP look for them rather than fail.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
     accelerator = Accelerator(mixed_precision=args.mixed_precision, kwargs_handlers=[ddp])
+    if accelerator.device.type == "cpu":
+        torch.set_num_threads(args.cpu_threads or default_cpu_threads())
     context = RunContext(
         accelerator=accelerator,
         assets_dir=args.assets_dir,
@@ -96,6 +100,16 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         _print_summary(outcomes)
         _publish_leaderboard(args)
     return 1 if any(status == "failed" for status, _ in outcomes.values()) else 0
+
+
+def default_cpu_threads() -> int:
+    """The cores this process may run on, shared evenly by the processes launched on this machine.
+
+    `accelerate launch` starts every process with OMP_NUM_THREADS=1 unless told otherwise, which on a CPU-only
+    machine would leave all but one core idle; a run on the CPU uses its share of the cores instead.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def _run_cells(cells: list[Cell], context: RunContext, output_dir: Path, overwrite: bool) -> dict:

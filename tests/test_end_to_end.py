@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from benchmark.results import find_result_files, read_result, read_similarity
 from benchmark.run import REPO_ROOT, main
+from benchmark.suite_runner import default_cpu_threads
 
 TRAINING_ARGS = ["--epochs", "2", "--probe-epochs", "20"]
 
@@ -90,6 +92,33 @@ def test_script_entry_point_runs_without_installation(tiny_tasks):
     )
     assert completed.returncode == 0, completed.stderr
     assert "4 tasks and 1 suites" in completed.stdout
+
+
+def test_accelerate_launch_on_cpu_uses_every_core(tiny_tasks, tiny_assets, tmp_path):
+    """`accelerate launch` sets OMP_NUM_THREADS=1 for its processes; a CPU run must still use all its cores."""
+    command = [
+        *("accelerate", "launch", "--num_processes", "1", str(REPO_ROOT / "benchmark" / "run.py")),
+        *("--tasks-dir", str(tiny_tasks), "--assets-dir", str(tiny_assets), "--suite", "tiny"),
+        *("--tasks", "colours", "--protocols", "linear_probe", "--no-scratch", "--no-similarity"),
+        *("--output-dir", str(tmp_path), "--probe-epochs", "2"),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=_env_without_thread_settings())
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    (result,) = [read_result(p) for p in find_result_files(tmp_path / "tiny")]
+    assert result.setup["hardware"].endswith(f"({default_cpu_threads()} threads)")
+
+
+def test_cpu_threads_are_shared_by_the_processes_of_a_machine(monkeypatch):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    alone = default_cpu_threads()
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(alone))
+    assert default_cpu_threads() == 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(alone * 4))
+    assert default_cpu_threads() == 1
+
+
+def _env_without_thread_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "LOCAL_WORLD_SIZE")}
 
 
 def test_task_similarity_is_measured_in_one_encoder_space(tiny_run):
