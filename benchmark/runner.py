@@ -36,7 +36,7 @@ from benchmark.naming import safe_component
 from benchmark.plan import Cell
 from benchmark.preprocess import make_collator, model_inputs
 from benchmark.results import CellResult
-from benchmark.specs import TrainingSpec
+from benchmark.specs import TaskSpec, TrainingSpec
 from benchmark.training import LinearHead, TrainConfig, TrainOutcome, train_and_evaluate
 from benchmark.transferability import estimate_all
 
@@ -106,8 +106,7 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
     )
     if context.channels_last and loaded.network.is_convolutional():
         loaded.network.to(memory_format=torch.channels_last)
-    if cell.task.modality == "audio":
-        data = with_sampling_rate(data, cell.task.dataset.input_column, loaded.processor.sampling_rate)
+    data = for_model(data, cell.task, loaded)
     collate = make_collator(cell.task, loaded.processor)
     complexity = _complexity(cell, context, loaded, data)
     chance = chance_level(cell.task.metrics, data.train[LABEL], data.eval[LABEL])
@@ -131,6 +130,13 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
         feature_info,
         time.perf_counter() - started,
     )
+
+
+def for_model(data: TaskData, task: TaskSpec, loaded: LoadedModel) -> TaskData:
+    """A task's data as a model reads it: audio decoded at the model's sampling rate, the rest unchanged."""
+    if task.modality == "audio":
+        return with_sampling_rate(data, task.dataset.input_column, loaded.processor.sampling_rate)
+    return data
 
 
 def _metric_fn(cell: Cell):

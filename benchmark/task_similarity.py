@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.models import build_model
+from benchmark.models import LoadedModel, build_model
 from benchmark.plan import Cell
 from benchmark.preprocess import make_collator
 from benchmark.registry import ResolvedSuite
 from benchmark.results import SimilarityResult
-from benchmark.runner import RunContext, frozen_features
+from benchmark.runner import RunContext, for_model, frozen_features
 from benchmark.similarity import similarity_matrix
 from benchmark.specs import ModelSpec, TaskSpec
 
@@ -36,7 +36,9 @@ def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[
 
 
 def _measure(suite_name, modality, encoder: ModelSpec, tasks: list[TaskSpec], models, context) -> SimilarityResult:
-    embedded = {task.task: _train_features(suite_name, encoder, task, context) for task in tasks}
+    # Features do not depend on the classification head, so one build of the encoder serves every task.
+    loaded = build_model(encoder, "pretrained", 2, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code)
+    embedded = {task.task: _train_features(suite_name, encoder, loaded, task, context) for task in tasks}
     distances = {}
     for method in METHODS:
         names, matrix = similarity_matrix(embedded, method)
@@ -47,23 +49,20 @@ def _measure(suite_name, modality, encoder: ModelSpec, tasks: list[TaskSpec], mo
         encoder=encoder.id,
         tasks=names,
         distances=distances,
-        source_to_target=_source_to_target(suite_name, encoder, models, tasks, embedded, context),
+        source_to_target=_source_to_target(suite_name, encoder, loaded, models, tasks, embedded, context),
     )
 
 
-def _train_features(suite_name: str, encoder: ModelSpec, task: TaskSpec, context: RunContext):
+def _train_features(suite_name: str, encoder: ModelSpec, loaded: LoadedModel, task: TaskSpec, context: RunContext):
     """(features, labels) of a task's train split under the encoder, from the feature cache when possible."""
     cell = Cell(suite_name, encoder, "pretrained", task, "linear_probe", SIMILARITY_SEED)
-    data = context.task_data(cell)
-    loaded = build_model(
-        encoder, "pretrained", data.num_labels, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code
-    )
+    data = for_model(context.task_data(cell), task, loaded)
     collate = make_collator(task, loaded.processor)
     frozen, _ = frozen_features(cell, context, loaded, data, collate, batch_size=64)
     return frozen.train.features, frozen.train.labels
 
 
-def _source_to_target(suite_name, encoder, models, tasks, embedded, context) -> dict:
+def _source_to_target(suite_name, encoder, loaded: LoadedModel, models, tasks, embedded, context) -> dict:
     """Distances from each declared pretraining sample (embedded by the same encoder) to each task."""
     distances: dict[str, dict[str, dict[str, float]]] = {}
     for model in models:
@@ -72,7 +71,7 @@ def _source_to_target(suite_name, encoder, models, tasks, embedded, context) -> 
         source = TaskSpec(
             task=f"{model.id}-pretraining-sample", modality=model.modality, dataset=model.pretraining_sample
         )
-        sample = _train_features(suite_name, encoder, source, context)
+        sample = _train_features(suite_name, encoder, loaded, source, context)
         distances[model.id] = {}
         for task in tasks:
             pair = {"source": sample, task.task: embedded[task.task]}

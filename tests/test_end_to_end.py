@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,32 @@ def test_frozen_features_take_one_backbone_pass_per_example(tiny_tasks, tiny_ass
     seen.clear()
     assert main([*common, "--overwrite"]) == 0
     assert sum(seen) == 0  # a rerun reads every feature from the cache
+
+
+def test_audio_similarity_reads_the_features_the_probe_cached(tiny_tasks, tiny_assets, tmp_path, monkeypatch):
+    """Audio is resampled for the model before features are taken, in the probe and in task similarity alike,
+    so similarity finds the probe's features in the cache instead of running the backbone again."""
+    from benchmark.models import HFTransferModel
+
+    tasks = tmp_path / "tasks"
+    shutil.copytree(tiny_tasks, tasks)
+    tones = (tasks / "audio" / "tones.yaml").read_text()
+    (tasks / "audio" / "tones_again.yaml").write_text(tones.replace("task: tones", "task: tones_again"))
+    (tasks / "suites" / "tones.yaml").write_text(
+        "suite: tones\n"
+        "models:\n"
+        '  - {id: tiny-w2v2, library: transformers, checkpoint: "{assets}/tiny-w2v2", modality: audio}\n'
+        "tasks: [tones, tones_again]\n"
+        "protocols: [linear_probe]\n"
+        "include_scratch: false\n"
+    )
+    seen = []
+    real = HFTransferModel.features
+    monkeypatch.setattr(HFTransferModel, "features", lambda self, inputs: seen.append(1) or real(self, inputs))
+    output = tmp_path / "out"
+    args = ["--tasks-dir", str(tasks), "--assets-dir", str(tiny_assets), "--output-dir", str(output)]
+    assert main([*args, "--suite", "tones", "--probe-epochs", "2", "--no-similarity"]) == 0
+    probe_passes = len(seen)
+    assert main([*args, "--suite", "tones"]) == 0  # cells are finished: only similarity runs
+    assert probe_passes > 0 and len(seen) == probe_passes
+    assert read_similarity(output / "tones" / "_similarity" / "audio.json").tasks == ["tones", "tones_again"]
