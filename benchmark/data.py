@@ -45,7 +45,10 @@ class TaskData:
 
     def split_fingerprint(self, split: str) -> str:
         """Identifies the exact examples of one split: the eval split's is the same for every seed."""
-        return (self.train if split == "train" else self.eval)._fingerprint
+        splits = {"train": self.train, "eval": self.eval}
+        if split not in splits:
+            raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+        return splits[split]._fingerprint
 
 
 def expand_assets(value, assets_dir: Path):

@@ -10,8 +10,8 @@ Confidence intervals are percentile bootstraps over the ranked items (models, or
 are resampled with replacement and the statistic recomputed. A resample is fully described by how many times
 it drew each item, and both statistics are sums over pairs of items, so with the n x n pair tables of the
 original items built once, every resample's statistic is a few matrix products of its draw counts: a whole
-bootstrap costs about as much as one scipy call per resample would cost for one resample. Tests check the
-results against scipy on explicitly repeated items.
+bootstrap costs about as much as a few scipy calls. Tests check the results against scipy on explicitly
+repeated items.
 
 Too few items, or constant scores, give NaN rather than an exception, so a report over many small groups
 never fails on one of them.
@@ -30,8 +30,8 @@ MAX_TABLE_ITEMS = 2048  # pair tables are n x n float64; above this many items, 
 
 
 def _signs(scores: np.ndarray) -> np.ndarray:
-    """sign(s_i - s_j) for every pair of items."""
-    return np.sign(scores[:, None] - scores[None, :])
+    """sign(s_i - s_j) for every pair of items, by comparison (so infinite scores order like any other)."""
+    return (scores[:, None] > scores[None, :]).astype(float) - (scores[:, None] < scores[None, :])
 
 
 def _above(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
@@ -182,7 +182,7 @@ def bootstrap_ci(
     pred, true = np.asarray(pred, dtype=float), np.asarray(true, dtype=float)
     if pred.shape != true.shape:
         raise ValueError(f"pred and true differ in shape: {pred.shape} vs {true.shape}")
-    if pred.size < MIN_ITEMS_FOR_CI:
+    if pred.size < MIN_ITEMS_FOR_CI or n_boot < 1:
         return float("nan"), float("nan")
     return _percentile_interval(_statistic(statistic, pred, true, resample_counts(pred.size, n_boot, seed)), alpha)
 

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="torch.compile the model before fine-tuning")
     train.add_argument(
         "--cpu-threads",
-        type=int,
+        type=_positive_int,
         help="intra-op threads per process when running on the CPU (default: the cores available to the "
         "process divided by the processes on this machine; `accelerate launch` alone would give each one)",
     )
@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _names(text: str) -> list[str]:

@@ -278,10 +278,10 @@ def _complexity(cell: Cell, context: RunContext, loaded: LoadedModel, data: Task
     (model, task) and shared by the pair's seeds, protocols and scratch twin.
     """
     key = (cell.model.id, cell.task.task)
+    device = context.accelerator.device
+    inner = loaded.network.network.to(device)  # every cell, so every cell measures memory from the same start
     if key not in context.complexity_cache:
         example = make_collator(cell.task, loaded.processor, pad_to_max=True)([data.eval[0]])
-        device = context.accelerator.device
-        inner = loaded.network.network.to(device)
         inputs = model_inputs(example)
         context.complexity_cache[key] = describe_complexity(
             inner, inputs["pixel_values"] if "pixel_values" in inputs else inputs, device

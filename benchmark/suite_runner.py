@@ -82,7 +82,17 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     )
     # Everything alive now (imported modules, the registry) lives for the whole run; freezing it keeps the
     # garbage collection after each cell from walking millions of long-lived objects (~0.3 s per cell).
+    gc.collect()
     gc.freeze()
+    try:
+        return _run_and_report(suite, cells, context, args)
+    finally:
+        gc.unfreeze()
+
+
+def _run_and_report(suite, cells: list[Cell], context: RunContext, args: argparse.Namespace) -> int:
+    """The cells, then task similarity, the summary and the leaderboard; the process exit status."""
+    accelerator = context.accelerator
     try:
         with StopFlag() as context.stop_flag:
             outcomes = _run_cells(cells, context, args.output_dir, args.overwrite)

@@ -143,7 +143,7 @@ def train_and_evaluate(
     train_loader = DataLoader(train_data, batch_size=config.batch_size, sampler=sampler, **loader_options)
     eval_loader = DataLoader(eval_data, batch_size=config.batch_size * 2, **loader_options)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(trainable, config, accelerator.device)
+    optimizer = make_optimizer(trainable, config, accelerator.device, accelerator.mixed_precision)
     global_steps = max(1, math.ceil(config.epochs * len(train_loader) / config.gradient_accumulation_steps))
     scheduler = _warmup_linear_decay(optimizer, global_steps, config.warmup_ratio)
     model, optimizer, train_loader, eval_loader, scheduler = accelerator.prepare(
@@ -166,14 +166,21 @@ def train_and_evaluate(
     return _run_loop(loop, description)
 
 
-def make_optimizer(parameters: list[nn.Parameter], config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def make_optimizer(
+    parameters: list[nn.Parameter], config: TrainConfig, device: torch.device, mixed_precision: str = "no"
+) -> torch.optim.AdamW:
     """AdamW, with torch's fused kernel on devices that have one.
 
     The fused kernel updates every tensor in one call instead of a Python loop of a dozen ops per tensor; on
     CPU that is several times faster for models of many small tensors (EfficientNet has ~150), and the update
-    is the same AdamW step.
+    is the same AdamW step. Not under fp16 loss scaling: the fused kernel skips overflowed steps itself, which
+    would hide them from Accelerate and let the learning-rate schedule advance over them.
     """
-    fused = device.type in FUSED_ADAMW_DEVICES and all(p.is_floating_point() for p in parameters)
+    fused = (
+        device.type in FUSED_ADAMW_DEVICES
+        and mixed_precision != "fp16"
+        and all(p.is_floating_point() for p in parameters)
+    )
     return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None)
 
 

@@ -244,7 +244,7 @@ def ledoit_wolf_centred(Xc: np.ndarray) -> tuple[np.ndarray, float]:
     beta = (float(np.sum(np.einsum("ij,ij->i", Xc, Xc) ** 2)) / n - cov_sq_sum) / (d * n)
     delta = (cov_sq_sum - 2.0 * mu * trace + d * mu**2) / d
     beta = min(beta, delta)
-    shrinkage = 0.0 if beta == 0 else beta / delta
+    shrinkage = 0.0 if d == 1 or delta <= 0 or beta == 0 else beta / delta  # sklearn: no shrinkage at D = 1
     shrunk = (1.0 - shrinkage) * cov
     shrunk.flat[:: d + 1] += shrinkage * mu
     return shrunk, shrinkage

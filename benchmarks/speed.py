@@ -1,6 +1,6 @@
 """Speed of the suite against simple baselines, printed side by side in one run.
 
-`python benchmarks/speed.py [--quick]` measures, offline, on random weights and synthetic data:
+`python benchmarks/speed.py [--quick] [--parts abcd]` measures, offline, on random weights and synthetic data:
 
 a. training throughput of the suite's loop (`train_and_evaluate`) against a plain PyTorch loop written as a
    tutorial would, for one small model per modality (timm ResNet-18, a small BERT, a small Wav2Vec2) and for
@@ -201,8 +201,8 @@ class ModelCase:
     dataset: Callable[[dict[str, torch.Tensor], torch.Tensor], tuple[Dataset, Callable]] = tensor_rows
 
 
-def _resnet18() -> nn.Module:
-    return TimmTransferModel(timm.create_model("resnet18", pretrained=False, num_classes=NUM_CLASSES), None)
+def _resnet(name: str) -> Callable[[], nn.Module]:
+    return lambda: TimmTransferModel(timm.create_model(name, pretrained=False, num_classes=NUM_CLASSES), None)
 
 
 def _bert_small() -> nn.Module:
@@ -247,7 +247,7 @@ def _features(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
 
 
 MODEL_CASES = (
-    ModelCase("timm resnet18, 64x64 images", 32, _resnet18, _images),
+    ModelCase("timm resnet18, 64x64 images", 32, _resnet("resnet18"), _images),
     ModelCase("BERT 4x256, 64 tokens", 32, _bert_small, _tokens),
     ModelCase("Wav2Vec2 4x256 (conv 128), 1 s audio", 8, _wav2vec2_small, _waves),
 )
@@ -429,10 +429,6 @@ def estimator_seconds(n: int, d: int, repeats: int) -> dict[str, list[float]]:
         name: [timed(estimator, features, labels)[1] for _ in range(1 if name in ONCE else repeats)]
         for name, estimator in ESTIMATORS.items()
     }
-
-
-def _resnet(name: str) -> Callable[[], nn.Module]:
-    return lambda: TimmTransferModel(timm.create_model(name, pretrained=False, num_classes=NUM_CLASSES), None)
 
 
 def _vit_tiny() -> nn.Module:

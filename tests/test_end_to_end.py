@@ -112,6 +112,8 @@ def test_accelerate_launch_on_cpu_uses_every_core(tiny_tasks, tiny_assets, tmp_p
 def test_cpu_threads_are_shared_by_the_processes_of_a_machine(monkeypatch):
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     alone = default_cpu_threads()
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert default_cpu_threads() == max(1, alone // 2)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", str(alone))
     assert default_cpu_threads() == 1
     monkeypatch.setenv("LOCAL_WORLD_SIZE", str(alone * 4))
@@ -119,7 +121,9 @@ def test_cpu_threads_are_shared_by_the_processes_of_a_machine(monkeypatch):
 
 
 def _env_without_thread_settings() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "LOCAL_WORLD_SIZE")}
+    """This environment without thread settings, and with no GPU visible (the test is about CPU runs)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "LOCAL_WORLD_SIZE")}
+    return env | {"CUDA_VISIBLE_DEVICES": ""}
 
 
 def test_task_similarity_is_measured_in_one_encoder_space(tiny_run):

@@ -118,3 +118,10 @@ def test_many_items_go_to_scipy_resample_by_resample_with_the_same_intervals(mon
     monkeypatch.setattr(ranking, "MAX_TABLE_ITEMS", 5)
     from_scipy = rank_agreement(dict(enumerate(pred)), dict(enumerate(true)), n_boot=100)
     assert from_scipy == pytest.approx(from_tables, abs=1e-12)
+
+
+def test_infinite_scores_rank_like_any_other_and_no_resamples_give_no_interval():
+    pred, true = np.array([np.inf, 1.0, -np.inf, 0.5]), np.array([0.9, 0.2, 0.1, 0.4])
+    assert kendall_tau(pred, true) == pytest.approx(stats.kendalltau(pred, true).statistic)
+    assert weighted_tau(pred, true) == pytest.approx(stats.weightedtau(pred, true).statistic)
+    assert all(math.isnan(v) for v in bootstrap_ci(pred, true, "weighted_tau", n_boot=0))

@@ -68,6 +68,7 @@ def test_optimizer_is_fused_adamw_on_cpu_and_takes_the_same_step():
     fused = make_optimizer([weights[0]], config, torch.device("cpu"))
     plain = torch.optim.AdamW([weights[1]], lr=0.1, weight_decay=config.weight_decay)
     assert fused.defaults["fused"] is True
+    assert not make_optimizer([weights[0]], config, torch.device("cpu"), mixed_precision="fp16").defaults["fused"]
     for optimizer, weight in ((fused, weights[0]), (plain, weights[1])):
         weight.grad = torch.ones_like(weight)
         optimizer.step()

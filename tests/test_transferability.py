@@ -199,7 +199,7 @@ def test_estimate_all_is_finite_on_constant_features_and_tiny_sets(fill):
     assert scores["h_score"] == 0.0
 
 
-@pytest.mark.parametrize(("n", "d"), [(40, 120), (400, 16), (3, 3)])
+@pytest.mark.parametrize(("n", "d"), [(40, 120), (400, 16), (3, 3), (10, 1)])
 def test_ledoit_wolf_from_one_gram_matrix_equals_sklearn(n, d):
     rng = np.random.default_rng(n)
     X = rng.standard_normal((n, d)) @ rng.standard_normal((d, d))
