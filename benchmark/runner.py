@@ -104,6 +104,7 @@ def run_cell(cell: Cell, context: RunContext) -> CellResult:
     loaded = build_model(
         cell.model, cell.init, data.num_labels, cell.seed, context.assets_dir, context.trust_remote_code
     )
+    loaded.network.to(context.accelerator.device)  # before memory is tracked, the same in every cell
     if context.channels_last and loaded.network.is_convolutional():
         loaded.network.to(memory_format=torch.channels_last)
     data = for_model(data, cell.task, loaded)
@@ -278,13 +279,13 @@ def _complexity(cell: Cell, context: RunContext, loaded: LoadedModel, data: Task
     (model, task) and shared by the pair's seeds, protocols and scratch twin.
     """
     key = (cell.model.id, cell.task.task)
-    device = context.accelerator.device
-    inner = loaded.network.network.to(device)  # every cell, so every cell measures memory from the same start
     if key not in context.complexity_cache:
         example = make_collator(cell.task, loaded.processor, pad_to_max=True)([data.eval[0]])
         inputs = model_inputs(example)
         context.complexity_cache[key] = describe_complexity(
-            inner, inputs["pixel_values"] if "pixel_values" in inputs else inputs, device
+            loaded.network.network,
+            inputs["pixel_values"] if "pixel_values" in inputs else inputs,
+            context.accelerator.device,
         )
     return dict(context.complexity_cache[key])
 

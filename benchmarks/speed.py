@@ -50,7 +50,6 @@ from benchmark.features import FeatureDataset, batch_as_is  # noqa: E402
 from benchmark.leaderboard import build_leaderboard  # noqa: E402
 from benchmark.models import HFTransferModel, TimmTransferModel  # noqa: E402
 from benchmark.results import CellResult, read_result, result_path, write_result  # noqa: E402
-from benchmark.run import REPO_ROOT  # noqa: E402
 from benchmark.specs import DatasetSpec, ModelSpec, TaskSpec, TrainingSpec  # noqa: E402
 from benchmark.training import LinearHead, TrainConfig, train_and_evaluate  # noqa: E402
 from benchmark.transferability import (  # noqa: E402
@@ -60,7 +59,13 @@ from benchmark.transferability import (  # noqa: E402
     logme,
     logme_reference,
 )
-from tests.fixtures import make_image_folder, make_timm_checkpoint, write_tiny_registry  # noqa: E402
+from tests.fixtures import (  # noqa: E402
+    cpu_launch_command,
+    make_image_folder,
+    make_timm_checkpoint,
+    tiny_run_args,
+    write_tiny_registry,
+)
 
 NUM_CLASSES = 10
 LEARNING_RATE = 1e-4
@@ -513,53 +518,19 @@ def build_distributed_fixtures(root: Path, per_class: int) -> tuple[Path, Path]:
 def launch_finetune(tasks: Path, assets: Path, output: Path, processes: int, epochs: float, init: str) -> Launch:
     """Fine-tune the tiny ResNet on colours through `accelerate launch`, as tests/test_distributed.py does.
 
-    The global batch is 16 in both modes (16 on one process, 8 per process on two) and the machine's cores
-    are split between the processes through OMP_NUM_THREADS. `init="scratch"` runs only the from-scratch
-    twin: without `--no-scratch` the plan is [pretrained, scratch], and `--shard 1/2` keeps its second cell.
+    The global batch is 16 in both modes (16 on one process, 8 per process on two); `benchmark/run.py` splits
+    the machine's cores between the processes. `init="scratch"` runs only the from-scratch twin: without
+    `--no-scratch` the plan is [pretrained, scratch], and `--shard 1/2` keeps its second cell.
     A failed cell is returned like any other (the runner records it); no result file at all raises.
     """
-    launcher = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--num_processes",
-        str(processes),
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--multi_gpu" if processes > 1 else "--cpu",
-    ]
     narrowing = ["--shard", "1/2"] if init == "scratch" else ["--no-scratch"]
     command = [
-        *launcher,
-        str(REPO_ROOT / "benchmark" / "run.py"),
-        "--tasks-dir",
-        str(tasks),
-        "--assets-dir",
-        str(assets),
-        "--suite",
-        "tiny",
-        "--models",
-        "tiny-resnet",
-        "--tasks",
-        "colours",
-        *narrowing,
-        "--protocols",
-        "finetune",
-        "--epochs",
-        str(epochs),
-        "--batch-size",
-        str(16 // processes),
-        "--output-dir",
-        str(output),
+        *cpu_launch_command(processes),
+        *tiny_run_args(tasks, assets, output, "--models", "tiny-resnet", "--tasks", "colours", *narrowing),
+        *("--protocols", "finetune", "--epochs", str(epochs), "--batch-size", str(16 // processes)),
     ]
-    threads = max(1, (os.cpu_count() or 1) // processes)
     env = {
         **os.environ,
-        "OMP_NUM_THREADS": str(threads),
         "ACCELERATE_USE_CPU": "true",
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",

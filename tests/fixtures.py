@@ -7,6 +7,7 @@ end-to-end run has something real to measure, yet every model is small enough fo
 from __future__ import annotations
 
 import csv
+import sys
 import textwrap
 from pathlib import Path
 
@@ -17,10 +18,33 @@ import torch
 from PIL import Image
 from timm.models import save_for_hf
 
+from benchmark.run import REPO_ROOT
+
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 WORDS = {"sport": "goal match team score league coach", "food": "bread soup apple cheese salad bake"}
 TONES_HZ = {"low": 220.0, "high": 880.0}
 SAMPLING_RATE = 16000
+RUN_SCRIPT = str(REPO_ROOT / "benchmark" / "run.py")
+
+
+def tiny_run_args(tasks_dir: Path, assets_dir: Path, output_dir: Path, *extra: str) -> list[str]:
+    """`benchmark/run.py` arguments for the tiny suite over the given registry, assets and output folders."""
+    locations = ["--tasks-dir", str(tasks_dir), "--assets-dir", str(assets_dir), "--output-dir", str(output_dir)]
+    return [*locations, "--suite", "tiny", *extra]
+
+
+def cpu_launch_command(processes: int) -> list[str]:
+    """`accelerate launch benchmark/run.py` on `processes` CPU processes, without any accelerate config.
+
+    `--cpu` selects accelerate's single-process launcher; several CPU processes go through torchrun
+    (`--multi_gpu`) with ACCELERATE_USE_CPU=true in the environment, which makes Accelerate use gloo.
+    """
+    return [
+        *(sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)),
+        *("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"),
+        "--multi_gpu" if processes > 1 else "--cpu",
+        RUN_SCRIPT,
+    ]
 
 
 def make_timm_checkpoint(directory: Path, num_source_classes: int = 4) -> Path:

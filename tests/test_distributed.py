@@ -12,57 +12,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from benchmark.results import read_result
-from benchmark.run import REPO_ROOT
+from tests.fixtures import cpu_launch_command, tiny_run_args
 
 NUM_EVAL = 17
 
 
 def run(tiny_tasks, tiny_assets, output, processes: int, batch_size: int) -> None:
-    # `--cpu` selects accelerate's single-process launcher; several CPU processes go through torchrun
-    # (`--multi_gpu`) with ACCELERATE_USE_CPU, which makes Accelerate use gloo on the CPU.
-    launcher = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--num_processes",
-        str(processes),
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-    ]
-    launcher.append("--multi_gpu" if processes > 1 else "--cpu")
     command = [
-        *launcher,
-        str(REPO_ROOT / "benchmark" / "run.py"),
-        "--tasks-dir",
-        str(tiny_tasks),
-        "--assets-dir",
-        str(tiny_assets),
-        "--suite",
-        "tiny",
-        "--models",
-        "tiny-resnet",
-        "--no-scratch",
-        "--protocols",
-        "linear_probe,finetune",
-        "--epochs",
-        "1",
-        "--max-eval-samples",
-        str(NUM_EVAL),
-        "--batch-size",
-        str(batch_size),
-        "--probe-epochs",
-        "5",
-        "--output-dir",
-        str(output),
+        *cpu_launch_command(processes),
+        *tiny_run_args(tiny_tasks, tiny_assets, output, "--models", "tiny-resnet", "--no-scratch"),
+        *("--protocols", "linear_probe,finetune", "--epochs", "1", "--probe-epochs", "5"),
+        *("--max-eval-samples", str(NUM_EVAL), "--batch-size", str(batch_size)),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true"}  # run.py gives each process its share of the cores
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.results import find_result_files, read_result, read_similarity
-from benchmark.run import REPO_ROOT, main
+from benchmark.run import main
 from benchmark.suite_runner import default_cpu_threads
+from tests.fixtures import RUN_SCRIPT, tiny_run_args
 
 TRAINING_ARGS = ["--epochs", "2", "--probe-epochs", "20"]
 
@@ -20,17 +21,7 @@ TRAINING_ARGS = ["--epochs", "2", "--probe-epochs", "20"]
 @pytest.fixture(scope="module")
 def tiny_run(tiny_tasks, tiny_assets, tmp_path_factory):
     output = tmp_path_factory.mktemp("results")
-    args = [
-        "--tasks-dir",
-        str(tiny_tasks),
-        "--assets-dir",
-        str(tiny_assets),
-        "--suite",
-        "tiny",
-        "--output-dir",
-        str(output),
-        *TRAINING_ARGS,
-    ]
+    args = tiny_run_args(tiny_tasks, tiny_assets, output, *TRAINING_ARGS)
     assert main(args) == 0
     return output, args
 
@@ -85,7 +76,7 @@ def test_second_run_skips_finished_cells(tiny_run, capsys):
 
 def test_script_entry_point_runs_without_installation(tiny_tasks):
     completed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmark" / "run.py"), "--tasks-dir", str(tiny_tasks), "--validate"],
+        [sys.executable, RUN_SCRIPT, "--tasks-dir", str(tiny_tasks), "--validate"],
         capture_output=True,
         text=True,
         cwd=Path("/"),
@@ -98,10 +89,9 @@ def test_script_entry_point_runs_without_installation(tiny_tasks):
 def test_accelerate_launch_on_cpu_uses_every_core(tiny_tasks, tiny_assets, tmp_path):
     """`accelerate launch` sets OMP_NUM_THREADS=1 for its processes; a CPU run must still use all its cores."""
     command = [
-        *("accelerate", "launch", "--num_processes", "1", str(REPO_ROOT / "benchmark" / "run.py")),
-        *("--tasks-dir", str(tiny_tasks), "--assets-dir", str(tiny_assets), "--suite", "tiny"),
-        *("--tasks", "colours", "--protocols", "linear_probe", "--no-scratch", "--no-similarity"),
-        *("--output-dir", str(tmp_path), "--probe-epochs", "2"),
+        *("accelerate", "launch", "--num_processes", "1", RUN_SCRIPT),
+        *tiny_run_args(tiny_tasks, tiny_assets, tmp_path, "--tasks", "colours", "--protocols", "linear_probe"),
+        *("--no-scratch", "--no-similarity", "--probe-epochs", "2"),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False, env=_env_without_thread_settings())
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -152,23 +142,10 @@ def test_frozen_features_take_one_backbone_pass_per_example(tiny_tasks, tiny_ass
         return real(self, inputs)
 
     monkeypatch.setattr(HFTransferModel, "features", counting)
-    common = [
-        "--tasks-dir",
-        str(tiny_tasks),
-        "--assets-dir",
-        str(tiny_assets),
-        "--suite",
-        "tiny",
-        "--output-dir",
-        str(tmp_path),
-        "--models",
-        "tiny-bert",
-        "--protocols",
-        "linear_probe",
-        "--no-scratch",
-        "--probe-epochs",
-        "2",
-    ]
+    common = tiny_run_args(
+        tiny_tasks, tiny_assets, tmp_path, "--models", "tiny-bert", "--protocols", "linear_probe", "--no-scratch"
+    )
+    common += ["--probe-epochs", "2"]
     assert main(common) == 0
     # topics and topics_relabelled: 24 train + 12 eval each, once; the source sample (same files, another
     # cache key) adds its own 24 + 12. Task similarity reads the cached topic features.

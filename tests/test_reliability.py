@@ -9,26 +9,12 @@ import pytest
 from benchmark import training
 from benchmark.results import read_result
 from benchmark.run import main
+from tests.fixtures import tiny_run_args
 
 
 def args(tiny_tasks, tiny_assets, output, *extra) -> list[str]:
-    return [
-        "--tasks-dir",
-        str(tiny_tasks),
-        "--assets-dir",
-        str(tiny_assets),
-        "--suite",
-        "tiny",
-        "--no-scratch",
-        "--no-similarity",
-        "--protocols",
-        "finetune",
-        "--epochs",
-        "1",
-        "--output-dir",
-        str(output),
-        *extra,
-    ]
+    fine_tune_only = ["--no-scratch", "--no-similarity", "--protocols", "finetune", "--epochs", "1"]
+    return tiny_run_args(tiny_tasks, tiny_assets, output, *fine_tune_only, *extra)
 
 
 def test_diverging_cell_is_recorded_and_the_suite_goes_on(tiny_tasks, tiny_assets, tmp_path):

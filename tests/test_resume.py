@@ -12,35 +12,18 @@ from pathlib import Path
 import pytest
 
 from benchmark.results import find_result_files, read_result
-from benchmark.run import REPO_ROOT
+from tests.fixtures import RUN_SCRIPT, tiny_run_args
 
 VOLATILE = {"timing", "created_at", "complexity", "setup", "versions"}
 
 
 def command(tiny_tasks, tiny_assets, output: Path) -> list[str]:
     return [
-        sys.executable,
-        str(REPO_ROOT / "benchmark" / "run.py"),
-        "--tasks-dir",
-        str(tiny_tasks),
-        "--assets-dir",
-        str(tiny_assets),
-        "--suite",
-        "tiny",
-        "--models",
-        "tiny-resnet,tiny-bert",
-        "--tasks",
-        "colours,topics",
-        "--protocols",
-        "finetune",
-        "--no-scratch",
-        "--no-similarity",
-        "--epochs",
-        "25",
-        "--checkpoint-interval",
-        "0",
-        "--output-dir",
-        str(output),
+        *(sys.executable, RUN_SCRIPT),
+        *tiny_run_args(
+            tiny_tasks, tiny_assets, output, "--models", "tiny-resnet,tiny-bert", "--tasks", "colours,topics"
+        ),
+        *("--protocols", "finetune", "--no-scratch", "--no-similarity", "--epochs", "25", "--checkpoint-interval", "0"),
     ]
 
 
