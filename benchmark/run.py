@@ -7,18 +7,15 @@ leaderboard from the result files. `--list` shows what exists, `--validate` chec
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable, not benchmark/ itself
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from benchmark.registry import SpecError, collect_registry  # noqa: E402
+from benchmark.specs.registry import SpecError, collect_registry  # noqa: E402
+from benchmark.utils.paths import DEFAULT_TASKS_DIR, default_assets_dir  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TASKS_DIR = REPO_ROOT / "tasks"
-DEFAULT_ASSETS_DIR = Path(os.environ.get("TRANSFER_BENCH_ASSETS", Path.home() / ".cache" / "transfer-bench" / "assets"))
 EXIT_SPEC_ERROR = 2
 EXIT_CELLS_FAILED = 1
 
@@ -36,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--assets-dir",
         type=Path,
-        default=DEFAULT_ASSETS_DIR,
+        default=default_assets_dir(),
         help="offline assets, substituted for {assets} in specs (env TRANSFER_BENCH_ASSETS)",
     )
     parser.add_argument("--output-dir", type=Path, default=Path("results"), help="result files go here")
@@ -129,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ok: {len(registry.tasks)} tasks and {len(registry.suites)} suites in {args.tasks_dir} are valid")
         return 0
     if args.list:
-        from benchmark.listing import describe_registry
+        from benchmark.specs.listing import describe_registry
 
         print(describe_registry(registry))
         return 0
@@ -139,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_SPEC_ERROR
-    from benchmark.suite_runner import run_suite
+    from benchmark.engine.suite import run_suite
 
     try:
         return run_suite(registry, args)

@@ -1,4 +1,8 @@
-"""Shared fixtures: the tiny offline assets and registry, built once per test session."""
+"""Shared fixtures (the tiny offline assets and registry, built once per test session) and the `unit` marker.
+
+Tests that run the suite end to end, launch processes or build real assets are marked `integration` in their
+module; every other test is marked `unit` here, so `pytest -m unit` is the fast loop while editing.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import build_tiny_assets, write_tiny_registry
+from testkit.fixtures import build_tiny_assets, write_tiny_registry
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +21,9 @@ def tiny_assets(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_tasks(tmp_path_factory) -> Path:
     return write_tiny_registry(tmp_path_factory.mktemp("tasks"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.unit)

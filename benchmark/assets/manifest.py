@@ -7,15 +7,14 @@ exactly which package versions produced them, so a result can be traced back and
 import dataclasses
 import hashlib
 import json
-import os
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
 from benchmark.assets.errors import AssetMissingError
+from benchmark.utils.atomic import atomic_write_text
 
 MANIFEST_NAME = "manifest.json"
 
@@ -38,16 +37,8 @@ def write_manifest(assets_dir: Path, entries: list[ManifestEntry]) -> Path:
     assets_dir = Path(assets_dir)
     assets_dir.mkdir(parents=True, exist_ok=True)
     payload = {"entries": [dataclasses.asdict(e) for e in sorted(entries, key=lambda e: e.name)]}
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", dir=assets_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, assets_dir / MANIFEST_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return assets_dir / MANIFEST_NAME
+    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    return atomic_write_text(assets_dir / MANIFEST_NAME, text)
 
 
 def read_manifest(assets_dir: Path) -> list[ManifestEntry]:

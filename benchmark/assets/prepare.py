@@ -10,7 +10,6 @@ safe to interrupt. A missing source is reported as one line with the command tha
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from benchmark.assets import demo_datasets
+from benchmark.assets import demo_data
 from benchmark.assets.efficientnet_lite import convert_efficientnet_lite
 from benchmark.assets.errors import AssetMissingError
 from benchmark.assets.manifest import (
@@ -33,8 +32,8 @@ from benchmark.assets.minilm import prepare_minilm
 from benchmark.assets.paraphrase_minilm_onnx import convert_paraphrase_minilm_onnx
 from benchmark.assets.staging import MARKER
 from benchmark.assets.whisper_ct2 import convert_whisper_tiny_en, derive_whisper_encoder_for_clips
+from benchmark.utils.paths import default_assets_dir
 
-DEFAULT_ASSETS_DIR = Path(os.environ.get("TRANSFER_BENCH_ASSETS", Path.home() / ".cache" / "transfer-bench" / "assets"))
 WHISPER_CLIP_SECONDS = 1.0
 
 
@@ -94,9 +93,9 @@ def prepare_assets(assets_dir: Path, only: set[str] | None = None) -> tuple[list
     for checkpoint in CHECKPOINTS:
         out = assets_dir / "checkpoints" / checkpoint.name
         steps.append((checkpoint.name, lambda c=checkpoint, o=out: checkpoint_entry(c, c.build(assets_dir, o))))
-    for name, builder in demo_datasets.DATASET_BUILDERS.items():
+    for name, builder in demo_data.DATASET_BUILDERS.items():
         out = assets_dir / "data" / name
-        steps.append((name, lambda b=builder, o=out: demo_datasets.manifest_entry(b(o))))
+        steps.append((name, lambda b=builder, o=out: demo_data.manifest_entry(b(o))))
     steps = [(name, step) for name, step in steps if only is None or name in only]
     entries, missing = [], []
     progress = tqdm(steps, desc="preparing assets", unit="asset")
@@ -121,7 +120,7 @@ def merged_entries(assets_dir: Path, entries: list[ManifestEntry]) -> list[Manif
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.assets.prepare", description=__doc__.splitlines()[0])
-    parser.add_argument("--assets-dir", type=Path, default=DEFAULT_ASSETS_DIR, help="(env TRANSFER_BENCH_ASSETS)")
+    parser.add_argument("--assets-dir", type=Path, default=default_assets_dir(), help="(env TRANSFER_BENCH_ASSETS)")
     parser.add_argument("--only", help="comma-separated asset names (default: all)")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None

@@ -1,0 +1,134 @@
+"""Frozen features: one backbone pass per example, cached on disk, shared by every frozen-feature analysis.
+
+The linear probe, the transferability estimators and the task embeddings all read the same pooled features
+(and, where the checkpoint keeps its source classifier, the source-class probabilities computed in that same
+pass). The cache key covers everything that determines the features, so a rerun or a second analysis of the
+same cell reads the file instead of running the backbone again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from benchmark.data.collate import model_inputs
+from benchmark.data.loading import LABEL
+from benchmark.models.factory import TransferModel
+from benchmark.utils.atomic import atomic_write
+
+
+@dataclass(frozen=True)
+class SplitFeatures:
+    """Pooled features of one split, its labels and (optionally) source-classifier probabilities."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    source_probs: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FrozenFeatures:
+    train: SplitFeatures
+    eval: SplitFeatures
+
+
+def feature_cache_key(**parts) -> str:
+    """A stable hash of everything that determines a split's features."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class FeatureCache:
+    """Feature arrays on disk, one `.npz` per key, written atomically by the main process."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.npz"
+
+    def load(self, key: str) -> SplitFeatures | None:
+        path = self.path(key)
+        if not path.exists():
+            return None
+        with np.load(path) as stored:
+            probs = stored["source_probs"] if "source_probs" in stored else None
+            return SplitFeatures(stored["features"], stored["labels"], probs)
+
+    def save(self, key: str, split: SplitFeatures) -> None:
+        arrays = {"features": split.features, "labels": split.labels}
+        if split.source_probs is not None:
+            arrays["source_probs"] = split.source_probs
+        atomic_write(self.path(key), lambda handle: np.savez(handle, **arrays))
+
+
+def extract_split(
+    accelerator: Accelerator, model: TransferModel, dataset, collate_fn, batch_size: int, description: str
+) -> SplitFeatures:
+    """One inference pass over a split: pooled features (and source probabilities), gathered in order."""
+    loader = accelerator.prepare(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn))
+    model = model.to(accelerator.device).eval()
+    features, labels, probs = [], [], []
+    with torch.inference_mode(), accelerator.autocast():
+        for batch in tqdm(loader, desc=description, disable=not accelerator.is_local_main_process, leave=False):
+            pooled = model.features(model_inputs(batch))
+            outputs = [pooled.float(), batch[LABEL]]
+            if model.source_classifier is not None:
+                outputs.append(model.source_classifier(pooled).float().softmax(dim=-1))
+            gathered = accelerator.gather_for_metrics(tuple(outputs))
+            features.append(gathered[0].cpu())
+            labels.append(gathered[1].cpu())
+            if len(gathered) == 3:
+                probs.append(gathered[2].cpu())
+    return SplitFeatures(
+        features=torch.cat(features).numpy(),
+        labels=torch.cat(labels).numpy(),
+        source_probs=torch.cat(probs).numpy() if probs else None,
+    )
+
+
+def cached_split(accelerator: Accelerator, cache: FeatureCache | None, key: str, compute) -> tuple[SplitFeatures, bool]:
+    """The cached features under `key`, or `compute()` stored there; also says whether the cache was hit."""
+    if cache is not None and (hit := cache.load(key)) is not None:
+        return hit, True
+    split = compute()
+    if cache is not None and accelerator.is_main_process:
+        cache.save(key, split)
+    accelerator.wait_for_everyone()
+    return split, False
+
+
+class FeatureDataset(Dataset):
+    """Cached features and labels as a map-style dataset of `{"features", "labels"}` rows.
+
+    `DataLoader` fetches a whole batch through `__getitems__` (one tensor index per batch instead of a dict
+    per example and a collate over them), so pass `collate_fn=batch_as_is`: a linear probe's step is so short
+    that per-example Python would otherwise dominate it.
+    """
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray):
+        self.features = torch.as_tensor(features, dtype=torch.float32)
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"features": self.features[index], LABEL: self.labels[index]}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return {"features": self.features[rows], LABEL: self.labels[rows]}
+
+
+def batch_as_is(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The collate function for datasets whose `__getitems__` already returns a batch."""
+    return batch

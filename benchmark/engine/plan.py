@@ -1,0 +1,103 @@
+"""The run plan: every (model, init, task, protocol, seed) cell of a suite, narrowed and sharded.
+
+A model only meets tasks of its own modality. Cells are ordered so that the linear probe of a (model, task,
+seed) comes just before its fine-tune, and sharding (`--shard I/N`) takes every N-th cell of that fixed order,
+so N machines given 0/N … N-1/N run disjoint sets that together cover the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmark.results.store import model_dirname
+from benchmark.specs.registry import ResolvedSuite, SpecError
+from benchmark.specs.schema import Init, ModelSpec, Protocol, TaskSpec
+from benchmark.utils.naming import suggest
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work and of results: a model variant trained one way on one task with one seed."""
+
+    suite: str
+    model: ModelSpec
+    init: Init
+    task: TaskSpec
+    protocol: Protocol
+    seed: int
+
+    def identity(self) -> dict:
+        """The fields that name this cell in its result record."""
+        return {
+            "suite": self.suite,
+            "model": self.model.id,
+            "init": self.init,
+            "task": self.task.task,
+            "modality": self.task.modality,
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "main_metric": self.task.main_metric,
+        }
+
+    @property
+    def name(self) -> str:
+        return f"{model_dirname(self.model.id, self.init)}/{self.task.task}/{self.protocol}-seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Command-line narrowing of a suite; `None` keeps the suite's own list."""
+
+    models: list[str] | None = None
+    tasks: list[str] | None = None
+    protocols: list[str] | None = None
+    seeds: list[int] | None = None
+    include_scratch: bool | None = None
+
+
+def plan_cells(suite: ResolvedSuite, selection: Selection = Selection()) -> list[Cell]:
+    """All cells of a suite after narrowing, in a deterministic order."""
+    models = _narrow(suite.models, selection.models, lambda m: m.id, "--models")
+    tasks = _narrow(suite.tasks, selection.tasks, lambda t: t.task, "--tasks")
+    protocols = _narrow(suite.protocols, selection.protocols, str, "--protocols")
+    seeds = selection.seeds if selection.seeds is not None else suite.seeds
+    scratch = suite.spec.include_scratch if selection.include_scratch is None else selection.include_scratch
+    inits: list[Init] = ["pretrained", "scratch"] if scratch else ["pretrained"]
+    return [
+        Cell(suite.spec.suite, model, init, task, protocol, seed)
+        for model in models
+        for task in tasks
+        if task.modality == model.modality
+        for seed in seeds
+        for init in inits
+        for protocol in sorted(protocols, key=lambda p: p != "linear_probe")
+    ]
+
+
+def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """The `index`-th of `count` disjoint, deterministic slices of the plan."""
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"--shard {index}/{count}: expected I/N with 0 <= I < N")
+    return cells[index::count]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    shard([], index, count)
+    return index, count
+
+
+def _narrow(items: list, wanted: list[str] | None, key, flag: str) -> list:
+    if wanted is None:
+        return list(items)
+    by_key = {str(key(item)): item for item in items}
+    unknown = [name for name in wanted if name not in by_key]
+    if unknown:
+        raise SpecError(
+            [f"{flag}: {name!r} is not in this suite (has {sorted(by_key)}){suggest(name, by_key)}" for name in unknown]
+        )
+    return [by_key[name] for name in wanted]

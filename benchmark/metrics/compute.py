@@ -1,0 +1,45 @@
+"""Task metrics through `evaluate` modules.
+
+The common classification metrics ship inside the package as local evaluate modules
+(`benchmark/metrics/modules/<name>/<name>.py`), because `evaluate.load("accuracy")` fetches its script from the
+hub. A task may name any other module as `evaluate:<name>`, which goes to `evaluate.load(<name>)` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import evaluate
+
+from benchmark.specs.schema import BUILTIN_METRICS, EXTERNAL_METRIC_PREFIX
+
+METRIC_MODULES_DIR = Path(__file__).parent / "modules"
+
+
+@cache
+def load_metric(name: str) -> evaluate.EvaluationModule:
+    """The evaluate module for a metric name of a task spec (built-in, or `evaluate:<name>`)."""
+    if name in BUILTIN_METRICS:
+        return evaluate.load(str(METRIC_MODULES_DIR / name))
+    if name.startswith(EXTERNAL_METRIC_PREFIX):
+        return evaluate.load(name.removeprefix(EXTERNAL_METRIC_PREFIX))
+    raise ValueError(f"unknown metric {name!r}; expected one of {list(BUILTIN_METRICS)} or 'evaluate:<name>'")
+
+
+def compute_metrics(names: Sequence[str], predictions: Sequence[int], references: Sequence[int]) -> dict:
+    """Every named metric on one set of predictions, keyed by the name used in the task spec."""
+    results = {}
+    for name in names:
+        output = load_metric(name).compute(predictions=list(predictions), references=list(references))
+        key = name.removeprefix(EXTERNAL_METRIC_PREFIX)
+        results[name] = float(output[key] if key in output else next(iter(output.values())))
+    return results
+
+
+def chance_level(names: Sequence[str], train_labels: Sequence[int], eval_labels: Sequence[int]) -> dict[str, float]:
+    """Metrics of the majority-class predictor: the train set's most frequent class predicted everywhere."""
+    majority = Counter(train_labels).most_common(1)[0][0]
+    return compute_metrics(names, [majority] * len(eval_labels), eval_labels)

@@ -1,0 +1,284 @@
+"""Discover, load and validate task and suite YAML files.
+
+Tasks live in `tasks/<modality>/<task>.yaml` and suites in `tasks/suites/<suite>.yaml`; both are found by
+globbing, so adding a task is adding a file. Unlike registries that skip a bad file silently, every problem
+in every file is collected and reported together, each naming the file, the line, the field, what was
+expected and, for a near-miss name, the nearest valid one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from benchmark.specs.schema import (
+    BUILTIN_METRICS,
+    EXTERNAL_METRIC_PREFIX,
+    ModelSpec,
+    Protocol,
+    ScoreWeights,
+    SuiteSpec,
+    TaskSpec,
+    TrainingSpec,
+)
+from benchmark.utils.naming import suggest
+
+SUITES_DIRNAME = "suites"
+
+
+class SpecError(Exception):
+    """One or more invalid spec files; `str()` gives one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class ResolvedSuite:
+    """A suite with includes merged and task ids replaced by validated task specs."""
+
+    spec: SuiteSpec
+    models: list[ModelSpec]
+    tasks: list[TaskSpec]
+    protocols: list[Protocol]
+    seeds: list[int]
+    training: TrainingSpec
+    score_weights: ScoreWeights
+
+
+@dataclass
+class Registry:
+    """All task and suite specs found under one tasks directory."""
+
+    tasks_dir: Path
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    task_files: dict[str, Path] = field(default_factory=dict)
+    suites: dict[str, SuiteSpec] = field(default_factory=dict)
+    suite_files: dict[str, Path] = field(default_factory=dict)
+
+    def resolve(self, suite_name: str, skip_unknown_tasks: bool = False) -> ResolvedSuite:
+        """Merge a suite's includes and look up its tasks; unknown names raise `SpecError` (unless
+        `skip_unknown_tasks`, for `--keep-going` after invalid task files were skipped)."""
+        if suite_name not in self.suites:
+            raise SpecError([f"unknown suite {suite_name!r}{suggest(suite_name, self.suites)}"])
+        problems: list[str] = []
+        spec = self.suites[suite_name]
+        models, task_refs = _merged_members(self, suite_name, problems, seen=())
+        tasks = [task for ref in task_refs if (task := self._lookup_task(ref, suite_name, problems))]
+        if skip_unknown_tasks:
+            problems = [p for p in problems if "unknown task" not in p]
+        if problems:
+            raise SpecError(problems)
+        return ResolvedSuite(
+            spec=spec,
+            models=_unique_by(models, lambda m: m.id),
+            tasks=_unique_by(tasks, lambda t: t.task),
+            protocols=spec.protocols,
+            seeds=spec.seeds,
+            training=spec.training,
+            score_weights=spec.score_weights,
+        )
+
+    def _lookup_task(self, ref: str, suite_name: str, problems: list[str]) -> TaskSpec | None:
+        if ref in self.tasks:
+            return self.tasks[ref]
+        path = Path(ref)
+        if path.suffix in {".yaml", ".yml"}:
+            try:
+                return load_task_file(path)
+            except SpecError as error:
+                problems.extend(error.problems)
+                return None
+        where = self.suite_files.get(suite_name, suite_name)
+        problems.append(f"{where}: field 'tasks': unknown task {ref!r}{suggest(ref, self.tasks)}")
+        return None
+
+
+def _merged_members(
+    registry: Registry, suite_name: str, problems: list[str], seen: tuple[str, ...]
+) -> tuple[list[ModelSpec], list[str]]:
+    """Models and task references of a suite and, recursively, of the suites it includes."""
+    spec = registry.suites[suite_name]
+    models, tasks = [], []
+    for included in spec.include:
+        if included in seen or included == suite_name:
+            problems.append(f"{registry.suite_files[suite_name]}: field 'include': cycle through {included!r}")
+        elif included not in registry.suites:
+            problems.append(
+                f"{registry.suite_files[suite_name]}: field 'include': unknown suite {included!r}"
+                f"{suggest(included, registry.suites)}"
+            )
+        else:
+            sub_models, sub_tasks = _merged_members(registry, included, problems, (*seen, suite_name))
+            models += sub_models
+            tasks += sub_tasks
+    return models + list(spec.models), tasks + list(spec.tasks)
+
+
+def _unique_by(items: list, key) -> list:
+    seen: dict = {}
+    for item in items:
+        seen.setdefault(key(item), item)
+    return list(seen.values())
+
+
+def load_registry(tasks_dir: Path) -> Registry:
+    """Load every task and suite YAML under `tasks_dir`; raise `SpecError` listing every problem found."""
+    registry, problems = collect_registry(tasks_dir)
+    if problems:
+        raise SpecError(problems)
+    return registry
+
+
+def collect_registry(tasks_dir: Path) -> tuple[Registry, list[str]]:
+    """Every valid spec under `tasks_dir`, and one message per invalid one (for `--keep-going`)."""
+    tasks_dir = Path(tasks_dir)
+    if not tasks_dir.is_dir():
+        raise SpecError([f"{tasks_dir}: tasks directory not found"])
+    registry, problems = Registry(tasks_dir=tasks_dir), []
+    for path in sorted(tasks_dir.rglob("*.y*ml")):
+        is_suite = path.parent.name == SUITES_DIRNAME
+        try:
+            spec = load_suite_file(path) if is_suite else load_task_file(path)
+        except SpecError as error:
+            problems.extend(error.problems)
+            continue
+        _register(registry, spec, path, problems)
+    return registry, problems
+
+
+def _register(registry: Registry, spec: TaskSpec | SuiteSpec, path: Path, problems: list[str]) -> None:
+    if isinstance(spec, SuiteSpec):
+        specs, files, key = registry.suites, registry.suite_files, spec.suite
+    else:
+        specs, files, key = registry.tasks, registry.task_files, spec.task
+    if key in specs:
+        problems.append(f"{path}: duplicate id {key!r}, already defined in {files[key]}")
+        return
+    specs[key], files[key] = spec, path
+
+
+def load_task_file(path: Path) -> TaskSpec:
+    """Parse and validate one task YAML file."""
+    task = _load_spec(Path(path), TaskSpec)
+    problems = [
+        f"{path}: field 'metrics': unknown metric {name!r}; expected one of {list(BUILTIN_METRICS)} or "
+        f"'{EXTERNAL_METRIC_PREFIX}<name>' for a module from the evaluate library{suggest(name, BUILTIN_METRICS)}"
+        for name in task.metrics
+        if name not in BUILTIN_METRICS and not name.startswith(EXTERNAL_METRIC_PREFIX)
+    ]
+    if problems:
+        raise SpecError(problems)
+    return task
+
+
+def load_suite_file(path: Path) -> SuiteSpec:
+    """Parse and validate one suite YAML file."""
+    return _load_spec(Path(path), SuiteSpec)
+
+
+def _load_spec(path: Path, schema: type[BaseModel]):
+    text = _read_text(path)
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError([f"{path}{line}: YAML syntax error: {reason}"]) from None
+    if data is None:
+        raise SpecError([f"{path}: file is empty; expected a mapping of {schema.__name__} fields"])
+    if not isinstance(data, dict):
+        raise SpecError([f"{path}: expected a mapping of {schema.__name__} fields, got a {_yaml_kind(data)}"])
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        raise SpecError([_describe(path, root, schema, e) for e in error.errors()]) from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError([f"{path}: cannot read file: {error.strerror}"]) from None
+
+
+def _yaml_kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _describe(path: Path, root: yaml.Node | None, schema: type[BaseModel], error: dict) -> str:
+    """One line for one pydantic error: file:line, dotted field, what was expected, a suggestion."""
+    loc = tuple(error["loc"])
+    field_name = ".".join(str(part) for part in loc) or "<root>"
+    line = _line_of(root, loc)
+    where = f"{path}:{line}" if line else str(path)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(schema, loc[:-1])
+        return f"{where}: field {field_name!r}: unknown key; expected one of {sorted(allowed)}" + suggest(
+            str(loc[-1]), allowed
+        )
+    if kind == "missing":
+        return f"{where}: field {field_name!r}: required field is missing"
+    if kind == "literal_error":
+        expected = error["ctx"]["expected"]
+        choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+        return f"{where}: field {field_name!r}: got {error['input']!r}, expected {expected}" + suggest(
+            str(error["input"]), choices
+        )
+    got = error.get("input")
+    got_text = f" (got {_yaml_kind(got)} {got!r})" if not isinstance(got, dict | list) else ""
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: field {field_name!r}: {message}{got_text}"
+
+
+def _fields_at(schema: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the nested model reached by following `loc` from `schema`."""
+    model = schema
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        nested = [a for a in (annotation, *get_args(annotation)) if _is_model(a)]
+        for arg in get_args(annotation):
+            nested += [a for a in get_args(arg) if _is_model(a)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
+    """1-based line of the YAML key at `loc` (or of its deepest existing parent)."""
+    node, line = root, (root.start_mark.line + 1 if root else None)
+    for part in loc:
+        found = _child(node, part)
+        if found is None:
+            break
+        marker, node = found
+        line = marker.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """(node whose line to report, node to descend into) for one step of a location."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == part:
+                return key, value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part], node.value[part]
+    return None

@@ -1,0 +1,150 @@
+"""Typed schemas for task and suite YAML files.
+
+Every spec is a pydantic model that forbids unknown keys, so a misspelt field is an error rather than a
+silently ignored setting. The registry (`benchmark.specs.registry`) turns validation errors into one readable
+message per problem, naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+Modality = Literal["vision", "text", "audio"]
+Protocol = Literal["finetune", "linear_probe"]
+Library = Literal["timm", "transformers"]
+Init = Literal["pretrained", "scratch"]
+Precision = Literal["no", "fp16", "bf16"]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+BUILTIN_METRICS = ("accuracy", "f1_macro", "matthews_correlation")
+EXTERNAL_METRIC_PREFIX = "evaluate:"
+
+
+class StrictModel(BaseModel):
+    """Base for every spec: unknown keys are errors, and specs are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(StrictModel):
+    """Arguments for `datasets.load_dataset`, plus which splits and columns the task uses.
+
+    `path`, `name`, `data_dir`, `data_files` and `revision` are passed to `load_dataset` unchanged (after the
+    `{assets}` placeholder is expanded), so any hub dataset stored as data files, or a local
+    imagefolder/audiofolder/csv/json/parquet, works without code.
+    """
+
+    path: str
+    name: str | None = None
+    data_dir: str | None = None
+    data_files: str | list[str] | dict[str, str | list[str]] | None = None
+    revision: str | None = None
+    train_split: str = "train"
+    eval_split: str = "test"
+    input_column: str
+    second_input_column: str | None = Field(default=None, description="Second text of a sentence pair.")
+    label_column: str = "label"
+    label_names: list[str] | None = Field(
+        default=None, description="Class names, for label columns that are not a ClassLabel feature."
+    )
+
+
+class PreprocessingSpec(StrictModel):
+    """Modality-specific input sizing. Vision takes its size from the model's timm data config unless overridden."""
+
+    max_length: PositiveInt = Field(default=128, description="Text: tokens per example after truncation.")
+    clip_seconds: PositiveFloat = Field(default=1.0, description="Audio: clips are cut or padded to this.")
+    image_size: PositiveInt | None = Field(
+        default=None, description="Vision: train and evaluate at this square size instead of the model's own."
+    )
+
+
+class TrainingSpec(StrictModel):
+    """Training hyper-parameters; a task may override the suite's, and the command line overrides both."""
+
+    epochs: PositiveFloat | None = None
+    batch_size: PositiveInt | None = None
+    learning_rate: PositiveFloat | None = None
+    probe_learning_rate: PositiveFloat | None = None
+    probe_epochs: PositiveFloat | None = None
+    weight_decay: float | None = Field(default=None, ge=0)
+    warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
+    gradient_accumulation_steps: PositiveInt | None = None
+    evals_per_epoch: PositiveInt | None = None
+
+
+class TaskSpec(StrictModel):
+    """One downstream classification task."""
+
+    task: str = Field(pattern=ID_PATTERN)
+    modality: Modality
+    description: str = ""
+    dataset: DatasetSpec
+    max_train_samples: PositiveInt | None = None
+    max_eval_samples: PositiveInt | None = None
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy"], min_length=1)
+    main_metric: str = "accuracy"
+    preprocessing: PreprocessingSpec = PreprocessingSpec()
+    training: TrainingSpec = TrainingSpec()
+
+    @model_validator(mode="after")
+    def _main_metric_is_listed(self) -> TaskSpec:
+        if self.main_metric not in self.metrics:
+            raise ValueError(f"main_metric {self.main_metric!r} must be one of metrics {self.metrics}")
+        return self
+
+
+class ModelSpec(StrictModel):
+    """A pretrained checkpoint to evaluate; its `scratch` twin is built from the same config."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    library: Library
+    checkpoint: str = Field(description="Hub id (timm name or transformers repo) or a local directory.")
+    modality: Modality
+    revision: str | None = None
+    pretraining_data: str | None = Field(default=None, description="Free-text note of what it was trained on.")
+    pretraining_sample: DatasetSpec | None = Field(
+        default=None, description="A sample of the pretraining data, for source-to-target similarity."
+    )
+    source_accuracy: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Published accuracy on the pretraining task (e.g. ImageNet-1k top-1 / 100): a baseline signal.",
+    )
+    source_accuracy_reference: str | None = Field(
+        default=None, description="Where `source_accuracy` comes from (table, resolution)."
+    )
+
+
+class ScoreWeights(StrictModel):
+    """Weights of the composite reusability score's parts; only their ratios matter (normalised by their sum)."""
+
+    quality: float = Field(default=0.6, ge=0)
+    training_efficiency: float = Field(default=0.2, ge=0)
+    complexity_efficiency: float = Field(default=0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _positive_sum(self) -> ScoreWeights:
+        if self.quality + self.training_efficiency + self.complexity_efficiency <= 0:
+            raise ValueError("score weights must have a positive sum")
+        return self
+
+
+class SuiteSpec(StrictModel):
+    """A benchmark suite: models × tasks × protocols × seeds, with its training defaults."""
+
+    suite: str = Field(pattern=ID_PATTERN)
+    description: str = ""
+    include: list[str] = Field(default_factory=list, description="Other suites whose models and tasks join.")
+    models: list[ModelSpec] = Field(default_factory=list)
+    tasks: list[str] = Field(default_factory=list, description="Task ids, or paths to task YAML files.")
+    protocols: list[Protocol] = Field(default_factory=lambda: ["finetune", "linear_probe"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    include_scratch: bool = True
+    max_train_samples: PositiveInt | None = None
+    max_eval_samples: PositiveInt | None = None
+    training: TrainingSpec = TrainingSpec()
+    score_weights: ScoreWeights = ScoreWeights()

@@ -1,1 +1,0 @@
-"""Performance benchmarks of the suite itself (not part of the installed package): `python benchmarks/speed.py`."""
