@@ -1,7 +1,9 @@
 """Command-line entry point: `accelerate launch benchmark/run.py --suite vision` (plain `python` works too).
 
 Runs every cell of a suite that has no result file yet, writes one result JSON per cell, then rebuilds the
-leaderboard from the result files. `--list` shows what exists, `--validate` checks every YAML file.
+leaderboard from the result files. `--list` shows what exists, `--validate` checks every YAML file, and
+`--include-path DIR` adds a folder of the user's own task and suite YAML to the built-in ones. The installed
+`transfer-bench run` command calls `main` here.
 """
 
 from __future__ import annotations
@@ -13,23 +15,38 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable, not benchmark/ itself
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from benchmark.specs.registry import SpecError, collect_registry  # noqa: E402
+from benchmark.specs.registry import SpecError  # noqa: E402
+from benchmark.specs.sources import collect_sources, unique_folders  # noqa: E402
 from benchmark.utils.paths import DEFAULT_TASKS_DIR, default_assets_dir  # noqa: E402
 
 EXIT_SPEC_ERROR = 2
 EXIT_CELLS_FAILED = 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="benchmark/run.py",
+        prog=prog,
         description="Measure what reusing pretrained checkpoints buys: fine-tune, linear-probe and scratch "
         "baselines for every (model, task) of a suite, written as result files and a leaderboard.",
     )
     parser.add_argument("--suite", help="suite to run (see --list)")
     parser.add_argument("--list", action="store_true", help="list suites, tasks and models, then exit")
     parser.add_argument("--validate", action="store_true", help="check every task and suite YAML, then exit")
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="with --validate: also resolve the datasets and checkpoints of --suite (default: all) on the Hub or "
+        "on disk, without downloading data, and report every mismatch",
+    )
     parser.add_argument("--tasks-dir", type=Path, default=DEFAULT_TASKS_DIR, help="where task/suite YAML live")
+    parser.add_argument(
+        "--include-path",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another folder of task/suite YAML (laid out like --tasks-dir) to use beside it; repeatable",
+    )
     parser.add_argument(
         "--assets-dir",
         type=Path,
@@ -49,14 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     narrow.add_argument("--protocols", type=_names, help="finetune,linear_probe")
     narrow.add_argument("--seeds", type=_ints, help="comma-separated seeds")
     narrow.add_argument("--no-scratch", action="store_true", help="skip the from-scratch twins")
-    narrow.add_argument("--shard", default="0/1", help="run the I-th of N disjoint slices of the cells (I/N)")
+    narrow.add_argument(
+        "--shard", default="0/1", help="run the I-th of N disjoint slices of the (model, init, task, protocol) groups"
+    )
     narrow.add_argument("--max-train-samples", type=int, help="cap on training examples per task")
-    narrow.add_argument("--max-eval-samples", type=int, help="cap on evaluation examples per task")
+    narrow.add_argument("--max-validation-samples", type=int, help="cap on validation examples per task")
+    narrow.add_argument("--max-eval-samples", type=int, help="cap on test examples per task")
     train = parser.add_argument_group("training overrides")
     train.add_argument("--epochs", type=float)
+    train.add_argument("--max-steps", type=int, help="fine-tune budget in optimizer steps (instead of epochs)")
     train.add_argument("--probe-epochs", type=float)
     train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--learning-rate", type=float, help="pin every fine-tune grid to this one learning rate")
+    train.add_argument("--probe-learning-rate", type=float, help="pin every probe grid to this one learning rate")
     train.add_argument("--gradient-accumulation-steps", type=int)
     train.add_argument(
         "--mixed-precision",
@@ -112,18 +134,22 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
+    args = build_parser(prog).parse_args(argv)
+    folders = unique_folders([args.tasks_dir, *args.include_path])
     try:
-        registry, problems = collect_registry(args.tasks_dir)
+        registry, problems = collect_sources(folders)
     except SpecError as error:
         return _report_spec_error(error)
     if problems and (args.validate or not args.keep_going):
         return _report_spec_error(SpecError(problems))
     for problem in problems:
         print(f"warning: skipped (--keep-going): {problem}", file=sys.stderr)
+    if args.deep:
+        return _deep_validate(registry, args)
     if args.validate:
-        print(f"ok: {len(registry.tasks)} tasks and {len(registry.suites)} suites in {args.tasks_dir} are valid")
+        where = ", ".join(str(folder) for folder in folders)
+        print(f"ok: {len(registry.tasks)} tasks and {len(registry.suites)} suites in {where} are valid")
         return 0
     if args.list:
         from benchmark.specs.listing import describe_registry
@@ -142,6 +168,20 @@ def main(argv: list[str] | None = None) -> int:
         return run_suite(registry, args)
     except SpecError as error:
         return _report_spec_error(error)
+
+
+def _deep_validate(registry, args: argparse.Namespace) -> int:
+    """`--validate --deep`: every dataset and checkpoint of the selection resolved; exit 2 on any mismatch."""
+    from benchmark.specs.deep_check import deep_check
+
+    try:
+        report = deep_check(registry, args.assets_dir, args.suite, args.tasks, args.models)
+    except SpecError as error:
+        return _report_spec_error(error)
+    if report.problems:
+        return _report_spec_error(SpecError(report.problems))
+    print(report.summary())
+    return 0
 
 
 def _report_spec_error(error: SpecError) -> int:

@@ -64,7 +64,9 @@ def make_bert_checkpoint(directory: Path) -> Path:
     words = sorted({w for text in WORDS.values() for w in text.split()} | {"the", "a", "and"})
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
+    # transformers 5 ignores `vocab_file=` here; a vocabulary mapping is honoured (checked below).
+    tokenizer = BertTokenizerFast(vocab={word: index for index, word in enumerate(vocab)})
+    assert tokenizer.convert_tokens_to_ids(words[0]) == vocab.index(words[0]), "tokenizer lost the fixture vocabulary"
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
@@ -197,7 +199,11 @@ def write_tiny_registry(tasks_dir: Path) -> Path:
               - {id: tiny-w2v2, library: transformers, checkpoint: "{assets}/tiny-w2v2", modality: audio}
             tasks: [colours, topics, topics_relabelled, tones]
             seeds: [0]
-            training: {epochs: 2, probe_epochs: 5, batch_size: 8, learning_rate: 0.001, evals_per_epoch: 1}
+            training: {epochs: 2, probe_epochs: 5, batch_size: 8, evals_per_epoch: 1}
+            search:
+              finetune: {learning_rate: [0.001, 0.003]}
+              finetune_scratch: {learning_rate: [0.001, 0.003]}
+              linear_probe: {learning_rate: [0.01], weight_decay: [0.0, 0.1]}
         """,
     }
     for name, text in files.items():

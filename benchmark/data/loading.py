@@ -2,9 +2,13 @@
 
 The spec's dataset block maps one-to-one onto `load_dataset` arguments, so a hub dataset, a local
 imagefolder/audiofolder or csv/json/parquet files all load the same way. Labels become integer ids with names
-taken from a ClassLabel feature, from the spec, or from the sorted values of a string column. Sample caps are
-applied deterministically: the train subset depends on the seed, the evaluation subset does not, so every
-seed and every model is scored on the same examples.
+taken from a ClassLabel feature, from the spec, or from the sorted values of a string column.
+
+Three splits: train, validation and test. Validation is the spec's `validation_split`, or else a stratified,
+seed-independent slice of train (`validation_fraction` of each class, at least `MIN_VALIDATION_PER_CLASS`
+while the class keeps one training example), removed from train. Every choice is made on validation; test is
+read once per final run. Sample caps are applied deterministically: the train subset depends on the seed, the
+validation and test subsets do not, so every seed and every model is selected and scored on the same examples.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from benchmark.specs.schema import DatasetSpec, TaskSpec
 from benchmark.utils.naming import suggest
 
 ASSETS_PLACEHOLDER = "{assets}"
 LABEL = "labels"
-EVAL_SUBSET_SEED = 0
+FIXED_SUBSET_SEED = 0  # validation and test subsets are the same for every seed
+MIN_VALIDATION_PER_CLASS = 2
+SPLITS = ("train", "validation", "test")
 
 
 class DataError(Exception):
@@ -28,10 +35,11 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class TaskData:
-    """The train and evaluation splits of one task, with integer labels in column `labels`."""
+    """The train, validation and test splits of one task, with integer labels in column `labels`."""
 
     train: datasets.Dataset
-    eval: datasets.Dataset
+    validation: datasets.Dataset
+    test: datasets.Dataset
     label_names: list[str]
 
     @property
@@ -40,15 +48,21 @@ class TaskData:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the exact examples of both splits (datasets' fingerprints after every transform)."""
-        return f"{self.train._fingerprint}-{self.eval._fingerprint}"
+        """Identifies the exact examples of all three splits (datasets' fingerprints after every transform)."""
+        return "-".join(self.split(name)._fingerprint for name in SPLITS)
 
-    def split_fingerprint(self, split: str) -> str:
-        """Identifies the exact examples of one split: the eval split's is the same for every seed."""
-        splits = {"train": self.train, "eval": self.eval}
-        if split not in splits:
-            raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-        return splits[split]._fingerprint
+    def split(self, name: str) -> datasets.Dataset:
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
+        return getattr(self, name)
+
+    def split_fingerprint(self, name: str) -> str:
+        """Identifies the exact examples of one split: validation's and test's are the same for every seed."""
+        return self.split(name)._fingerprint
+
+    def map_splits(self, transform) -> TaskData:
+        """The same task with `transform` applied to every split."""
+        return TaskData(*(transform(self.split(name)) for name in SPLITS), label_names=self.label_names)
 
 
 def expand_assets(value, assets_dir: Path):
@@ -62,8 +76,9 @@ def expand_assets(value, assets_dir: Path):
     return value
 
 
-def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """The train and eval splits via `datasets.load_dataset`, with the spec's arguments; never runs remote code.
+def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> dict[str, datasets.Dataset]:
+    """The named splits via `datasets.load_dataset` with the spec's arguments (never running remote code):
+    "train", "test" and, when the spec names one, "validation".
 
     Split names may use datasets' slicing syntax (`train[:80%]`, `train[80%:]`) for datasets that ship one split.
     """
@@ -72,18 +87,18 @@ def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> tuple[data
         for key in ("name", "data_dir", "data_files", "revision")
         if getattr(spec, key) is not None
     }
+    names = {"train": spec.train_split, "test": spec.eval_split}
+    if spec.validation_split:
+        names["validation"] = spec.validation_split
     try:
-        train, evaluation = datasets.load_dataset(
-            expand_assets(spec.path, assets_dir), split=[spec.train_split, spec.eval_split], **arguments
-        )
+        loaded = datasets.load_dataset(expand_assets(spec.path, assets_dir), split=list(names.values()), **arguments)
     except ValueError as error:
         if "split" not in str(error).lower():
             raise
-        raise DataError(
-            f"task {task_id!r}: field 'dataset.train_split'/'dataset.eval_split' "
-            f"({spec.train_split!r}, {spec.eval_split!r}): {error}"
-        ) from None
-    return train, evaluation
+        fields = {"train": "train_split", "test": "eval_split", "validation": "validation_split"}
+        named = ", ".join(f"dataset.{fields[k]}={v!r}" for k, v in names.items())
+        raise DataError(f"task {task_id!r}: {named}: {error}") from None
+    return dict(zip(names, loaded, strict=True))
 
 
 def load_task_data(
@@ -91,49 +106,68 @@ def load_task_data(
     seed: int,
     assets_dir: Path,
     max_train_samples: int | None = None,
+    max_validation_samples: int | None = None,
     max_eval_samples: int | None = None,
 ) -> TaskData:
-    """Both splits of a task, label-encoded and capped (caps default to the task's own)."""
-    return cap_task_data(load_encoded(task, assets_dir), task, seed, max_train_samples, max_eval_samples)
+    """The three splits of a task, label-encoded and capped (caps default to the task's own)."""
+    caps = SplitCaps(max_train_samples, max_validation_samples, max_eval_samples)
+    return cap_task_data(load_encoded(task, assets_dir), task, seed, caps)
+
+
+@dataclass(frozen=True)
+class SplitCaps:
+    """Command-line or suite caps on the number of examples per split; `None` keeps the task's own cap."""
+
+    train: int | None = None
+    validation: int | None = None
+    test: int | None = None
 
 
 def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
-    """Both full splits of a task with its input columns and integer labels: the part shared by every seed."""
+    """The three full splits of a task with its input columns and integer labels: the part shared by every seed.
+
+    Without a validation split in the spec, validation is carved out of train (see `stratified_holdout`).
+    """
     spec = task.dataset
-    train, evaluation = load_splits(spec, assets_dir, task.task)
+    splits = load_splits(spec, assets_dir, task.task)
     for column in _input_columns(spec) + [spec.label_column]:
-        _check_column(train, column, task)
-    label_names = _label_names(train, spec)
-    return TaskData(
-        train=_encode_labels(train, spec, label_names, task),
-        eval=_encode_labels(evaluation, spec, label_names, task),
-        label_names=label_names,
-    )
+        _check_column(splits["train"], column, task)
+    label_names = _label_names(splits["train"], spec)
+    encoded = {name: _encode_labels(split, spec, label_names, task) for name, split in splits.items()}
+    if "validation" not in encoded:
+        encoded["train"], encoded["validation"] = stratified_holdout(encoded["train"], task.validation_fraction)
+    return TaskData(encoded["train"], encoded["validation"], encoded["test"], label_names)
 
 
-def cap_task_data(
-    encoded: TaskData,
-    task: TaskSpec,
-    seed: int,
-    max_train_samples: int | None = None,
-    max_eval_samples: int | None = None,
-) -> TaskData:
-    """The seed's training subset and the (seed-independent) evaluation subset of encoded splits."""
+def stratified_holdout(split: datasets.Dataset, fraction: float) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(rest, held out): `fraction` of each class (rounded, at least `MIN_VALIDATION_PER_CLASS` while the class
+    keeps one example in the rest), chosen by a fixed seed, so the slice is the same for every run and seed."""
+    labels = np.asarray(split[LABEL])
+    rng = np.random.default_rng(FIXED_SUBSET_SEED)
+    held_out: list[int] = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = min(max(round(fraction * members.size), MIN_VALIDATION_PER_CLASS), members.size - 1)
+        held_out += members[: max(count, 0)].tolist()
+    held = set(held_out)
+    rest = [i for i in range(len(split)) if i not in held]
+    return split.select(rest), split.select(sorted(held))
+
+
+def cap_task_data(encoded: TaskData, task: TaskSpec, seed: int, caps: SplitCaps = SplitCaps()) -> TaskData:
+    """The seed's training subset and the (seed-independent) validation and test subsets of encoded splits."""
     return TaskData(
-        train=_cap(encoded.train, max_train_samples or task.max_train_samples, seed),
-        eval=_cap(encoded.eval, max_eval_samples or task.max_eval_samples, EVAL_SUBSET_SEED),
+        train=_cap(encoded.train, caps.train or task.max_train_samples, seed),
+        validation=_cap(encoded.validation, caps.validation or task.max_validation_samples, FIXED_SUBSET_SEED),
+        test=_cap(encoded.test, caps.test or task.max_eval_samples, FIXED_SUBSET_SEED),
         label_names=encoded.label_names,
     )
 
 
 def with_sampling_rate(data: TaskData, column: str, sampling_rate: int) -> TaskData:
-    """Both splits with `column` decoded (and resampled) at `sampling_rate`, as the feature extractor needs."""
+    """Every split with `column` decoded (and resampled) at `sampling_rate`, as the feature extractor needs."""
     audio = datasets.Audio(sampling_rate=sampling_rate)
-    return TaskData(
-        train=data.train.cast_column(column, audio),
-        eval=data.eval.cast_column(column, audio),
-        label_names=data.label_names,
-    )
+    return data.map_splits(lambda split: split.cast_column(column, audio))
 
 
 def _input_columns(spec: DatasetSpec) -> list[str]:

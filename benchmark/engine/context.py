@@ -1,65 +1,133 @@
-"""What every cell of a run shares, and how a cell's training settings are resolved from the layers of specs."""
+"""What every group of a run shares (accelerator, caches, overrides), and the per-group settings resolved from
+the layers of specs: defaults, then the suite, then the task, then the command line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 
-from benchmark.data.loading import TaskData, cap_task_data, load_encoded
-from benchmark.engine.features import FeatureCache
+from benchmark.data.collate import make_collator, model_inputs
+from benchmark.data.loading import SplitCaps, TaskData, cap_task_data, load_encoded, with_sampling_rate
+from benchmark.engine.features import FeatureCache, FrozenFeatures, frozen_features
 from benchmark.engine.interruption import StopFlag
-from benchmark.engine.plan import Cell
-from benchmark.specs.schema import TrainingSpec
+from benchmark.engine.search import resolve_grid
+from benchmark.models.complexity import describe_complexity
+from benchmark.models.factory import LoadedModel, build_model
+from benchmark.specs.schema import GridSpec, Init, ModelSpec, Protocol, SearchSpec, TaskSpec, TrainingSpec
 
 DEFAULT_TRAINING = TrainingSpec(
     epochs=3,
     batch_size=32,
-    learning_rate=1e-4,
-    probe_learning_rate=1e-2,
     probe_epochs=30,
-    weight_decay=0.01,
     warmup_ratio=0.1,
     gradient_accumulation_steps=1,
     evals_per_epoch=2,
 )
+FEATURE_BATCH_SIZE = 64
 
 
 @dataclass
 class RunContext:
-    """What every cell of a run shares: the accelerator, directories and command-line overrides."""
+    """What every group of a run shares: the accelerator, directories, caches and command-line overrides."""
 
     accelerator: Accelerator
     assets_dir: Path
     feature_cache: FeatureCache | None
     suite_training: TrainingSpec = TrainingSpec()
+    suite_search: SearchSpec = SearchSpec()
     overrides: TrainingSpec = TrainingSpec()
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
+    pinned_learning_rate: float | None = None  # --learning-rate: every fine-tune grid becomes this one rate
+    pinned_probe_learning_rate: float | None = None  # --probe-learning-rate: likewise for probes
+    caps: SplitCaps = SplitCaps()
     trust_remote_code: bool = False
     num_workers: int = 0
     compile: bool = False
     stop_flag: StopFlag | None = None
-    checkpoint_root: Path | None = None
+    work_dir: Path | None = None  # checkpoints and search states of unfinished groups
     checkpoint_interval_s: float = 60.0
     score_weights: dict = field(default_factory=dict)
     encoded_data: dict[str, TaskData] = field(default_factory=dict)
     complexity_cache: dict[tuple, dict] = field(default_factory=dict)
 
-    def task_data(self, cell: Cell) -> TaskData:
-        """A cell's data: each task is loaded and label-encoded once per run, then capped for the cell's seed."""
-        task = cell.task
+    def task_data(self, task: TaskSpec, seed: int) -> TaskData:
+        """A task's splits for a seed: each task is loaded and label-encoded once per run, then capped."""
         if task.task not in self.encoded_data:
             self.encoded_data[task.task] = load_encoded(task, self.assets_dir)
-        return cap_task_data(
-            self.encoded_data[task.task], task, cell.seed, self.max_train_samples, self.max_eval_samples
+        return cap_task_data(self.encoded_data[task.task], task, seed, self.caps)
+
+    def training(self, task: TaskSpec) -> TrainingSpec:
+        """Defaults, then the suite's training block, the task's, and the command line's, later ones winning."""
+        merged = DEFAULT_TRAINING.model_dump()
+        for layer in (self.suite_training, task.training, self.overrides):
+            merged.update({k: v for k, v in layer.model_dump().items() if v is not None})
+        return TrainingSpec(**merged)
+
+    def grid(self, model: ModelSpec, init: Init, task: TaskSpec, protocol: Protocol) -> GridSpec:
+        """The hyper-parameter grid of a group; a learning rate given on the command line pins it."""
+        grid = resolve_grid(self.suite_search, task.search, model.library, init, protocol)
+        pinned = self.pinned_probe_learning_rate if protocol == "linear_probe" else self.pinned_learning_rate
+        return grid.model_copy(update={"learning_rate": [pinned]}) if pinned else grid
+
+    def build(self, model: ModelSpec, init: Init, task: TaskSpec, num_labels: int, seed: int) -> LoadedModel:
+        """A model variant for a task on the run's device (channels-last for convolutional nets); audio models
+        are told the task's clip length (Whisper encoders cut their positional table to it)."""
+        clip_seconds = task.preprocessing.clip_seconds if task.modality == "audio" else None
+        loaded = build_model(
+            model, init, num_labels, seed, self.assets_dir, self.trust_remote_code, clip_seconds=clip_seconds
+        )
+        loaded.network.to(self.accelerator.device)
+        if loaded.network.is_convolutional():
+            loaded.network.to(memory_format=torch.channels_last)
+        return loaded
+
+    def features(
+        self, task: TaskSpec, model: ModelSpec, init: Init, seed: int, loaded: LoadedModel, data: TaskData
+    ) -> tuple[FrozenFeatures, int]:
+        """Frozen features of every split of `data` (already `for_model`) in `loaded`, through the cache."""
+        identity = {
+            "checkpoint": loaded.checkpoint,
+            "revision": loaded.revision,
+            "init": init,
+            "init_seed": seed if init == "scratch" else None,
+            "dataset": task.dataset.model_dump(),
+            "preprocessing": task.preprocessing.model_dump(),
+        }
+        collate = make_collator(task, loaded.processor)
+        description = f"features {model.id} {task.task}"
+        return frozen_features(
+            self.accelerator,
+            self.feature_cache,
+            loaded.network,
+            data,
+            collate,
+            FEATURE_BATCH_SIZE,
+            identity,
+            description,
         )
 
+    def complexity(self, model: ModelSpec, task: TaskSpec, loaded: LoadedModel, data: TaskData) -> dict:
+        """Parameters and forward FLOPs of one example at the task's input size (text padded to max_length).
 
-def resolve_training(cell: Cell, context: RunContext) -> TrainingSpec:
-    """Defaults, then the suite's training block, the task's, and the command line's, later ones winning."""
-    merged = DEFAULT_TRAINING.model_dump()
-    for layer in (context.suite_training, cell.task.training, context.overrides):
-        merged.update({k: v for k, v in layer.model_dump().items() if v is not None})
-    return TrainingSpec(**merged)
+        Both depend only on the architecture, its head and the input size, so they are counted once per
+        (model, task) and shared by the pair's seeds, protocols and scratch twin.
+        """
+        key = (model.id, task.task)
+        if key not in self.complexity_cache:
+            example = make_collator(task, loaded.processor, pad_to_max=True)([data.test[0]])
+            inputs = model_inputs(example)
+            self.complexity_cache[key] = describe_complexity(
+                loaded.network.network,
+                inputs["pixel_values"] if "pixel_values" in inputs else inputs,
+                self.accelerator.device,
+            )
+        return dict(self.complexity_cache[key])
+
+
+def for_model(data: TaskData, task: TaskSpec, loaded: LoadedModel) -> TaskData:
+    """A task's data as a model reads it: audio decoded at the model's sampling rate, the rest unchanged."""
+    if task.modality == "audio":
+        return with_sampling_rate(data, task.dataset.input_column, loaded.processor.sampling_rate)
+    return data

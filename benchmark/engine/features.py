@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from benchmark.data.collate import model_inputs
-from benchmark.data.loading import LABEL
+from benchmark.data.loading import LABEL, SPLITS, TaskData
 from benchmark.models.factory import TransferModel
 from benchmark.utils.atomic import atomic_write
 
@@ -36,8 +36,11 @@ class SplitFeatures:
 
 @dataclass(frozen=True)
 class FrozenFeatures:
+    """The features of a task's three splits in one backbone."""
+
     train: SplitFeatures
-    eval: SplitFeatures
+    validation: SplitFeatures
+    test: SplitFeatures
 
 
 def feature_cache_key(**parts) -> str:
@@ -106,29 +109,31 @@ def cached_split(accelerator: Accelerator, cache: FeatureCache | None, key: str,
     return split, False
 
 
-class FeatureDataset(Dataset):
-    """Cached features and labels as a map-style dataset of `{"features", "labels"}` rows.
-
-    `DataLoader` fetches a whole batch through `__getitems__` (one tensor index per batch instead of a dict
-    per example and a collate over them), so pass `collate_fn=batch_as_is`: a linear probe's step is so short
-    that per-example Python would otherwise dominate it.
+def frozen_features(
+    accelerator: Accelerator,
+    cache: FeatureCache | None,
+    network: TransferModel,
+    data: TaskData,
+    collate_fn,
+    batch_size: int,
+    identity: dict,
+    description: str,
+) -> tuple[FrozenFeatures, int]:
+    """The features of every split of `data` in `network`, from the cache where they were computed before, and
+    how many splits came from the cache. `identity` names what determines the features besides the examples
+    (checkpoint, revision, init and its seed, dataset and preprocessing specs); each split's fingerprint is added.
     """
-
-    def __init__(self, features: np.ndarray, labels: np.ndarray):
-        self.features = torch.as_tensor(features, dtype=torch.float32)
-        self.labels = torch.as_tensor(labels, dtype=torch.long)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"features": self.features[index], LABEL: self.labels[index]}
-
-    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        rows = torch.as_tensor(indices, dtype=torch.long)
-        return {"features": self.features[rows], LABEL: self.labels[rows]}
-
-
-def batch_as_is(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The collate function for datasets whose `__getitems__` already returns a batch."""
-    return batch
+    splits, hits = {}, 0
+    for name in SPLITS:
+        dataset = data.split(name)
+        key = feature_cache_key(**identity, split=name, fingerprint=data.split_fingerprint(name))
+        splits[name], hit = cached_split(
+            accelerator,
+            cache,
+            key,
+            lambda ds=dataset, n=name: extract_split(
+                accelerator, network, ds, collate_fn, batch_size, f"{description} {n}"
+            ),
+        )
+        hits += int(hit)
+    return FrozenFeatures(**splits), hits

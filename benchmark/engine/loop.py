@@ -1,9 +1,12 @@
 """The Accelerate training and evaluation loop, in the style of accelerate's `complete_nlp_example.py`.
 
-One loop serves both protocols: fine-tuning trains a whole `TransferModel`, linear probing trains a
-`LinearHead` on cached frozen features. The loop `prepare`s everything, accumulates gradients, uses the
-accelerator's mixed precision, follows a linear warm-up then linear decay, and evaluates at regular intervals
-through `gather_for_metrics` (so no example is counted twice when the last batch is padded across processes).
+The loop trains a whole `TransferModel` (fine-tuning). It `prepare`s everything, accumulates gradients, uses
+the accelerator's mixed precision, follows a linear warm-up then linear decay over the whole budget, and
+evaluates on the validation split at regular intervals through `gather_for_metrics` (so no example is counted
+twice when the last batch is padded across processes). The test split is never part of the loop: the caller
+scores it once, with `predict`, after the final run. A run may stop early at `stop_at_step` (a rung of a
+successive-halving search): it saves a checkpoint there and a later call continues the same schedule, so a
+configuration that survives every rung ends exactly as one uninterrupted run would.
 Losses stay on the device and are read only at logging points, so the loop never waits on the host each step;
 a non-finite loss there stops the run with `DivergedError`.
 """
@@ -55,11 +58,19 @@ class TrainConfig:
     seed: int = 0
     checkpoint_dir: Path | None = None
     checkpoint_interval_s: float = 60.0
+    stop_at_step: int | None = None  # stop (and checkpoint) here instead of at the end of the budget
+    max_steps: int | None = None  # the budget in optimizer steps; overrides epochs
+
+    def total_steps(self, batches_per_epoch: int) -> int:
+        """The whole budget in optimizer steps: `max_steps`, or `epochs` worth of accumulated batches."""
+        if self.max_steps:
+            return self.max_steps
+        return max(1, math.ceil(self.epochs * batches_per_epoch / self.gradient_accumulation_steps))
 
 
 @dataclass
 class TrainOutcome:
-    """What a run measured: final metrics, the evaluation curve, and timings."""
+    """What a run measured: the latest validation metrics, the validation curve, and timings."""
 
     metrics: dict[str, float]
     curve: list[dict] = field(default_factory=list)
@@ -68,22 +79,17 @@ class TrainOutcome:
     optimizer_steps: int = 0
     train_examples_seen: int = 0
     eval_examples_scored: int = 0
+    total_steps: int = 0
     batch_sizes_tried: list[int] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the whole budget was trained (not stopped at a rung)."""
+        return self.optimizer_steps >= self.total_steps > 0
 
     @property
     def samples_per_s(self) -> float:
         return self.train_examples_seen / self.train_wall_s if self.train_wall_s > 0 else 0.0
-
-
-class LinearHead(nn.Module):
-    """A linear classifier over precomputed features: the trainable part of a linear probe."""
-
-    def __init__(self, in_features: int, num_labels: int):
-        super().__init__()
-        self.linear = nn.Linear(in_features, num_labels)
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.linear(inputs["features"])
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -125,7 +131,7 @@ def train_and_evaluate(
     accelerator: Accelerator,
     model: nn.Module,
     train_data: Dataset,
-    eval_data: Dataset,
+    validation_data: Dataset,
     collate_fn: Callable,
     config: TrainConfig,
     metric_fn: MetricFn,
@@ -133,7 +139,7 @@ def train_and_evaluate(
     description: str = "train",
     stop_flag: StopFlag | None = None,
 ) -> TrainOutcome:
-    """Train `model` on `train_data`, evaluating on `eval_data` along the way and at the end.
+    """Train `model` on `train_data`, evaluating on `validation_data` along the way and where it stops.
 
     With `config.checkpoint_dir` set, the run resumes from the checkpoint found there and saves new ones at
     evaluation points (at most every `checkpoint_interval_s` of training) and when a stop is requested.
@@ -141,11 +147,13 @@ def train_and_evaluate(
     sampler = EpochSeededSampler(len(train_data), config.seed)
     loader_options = {"collate_fn": collate_fn, "num_workers": config.num_workers, "pin_memory": _pin(accelerator)}
     train_loader = DataLoader(train_data, batch_size=config.batch_size, sampler=sampler, **loader_options)
-    eval_loader = DataLoader(eval_data, batch_size=config.batch_size * 2, **loader_options)
+    eval_loader = DataLoader(validation_data, batch_size=config.batch_size * 2, **loader_options)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(trainable, config, accelerator.device, accelerator.mixed_precision)
-    global_steps = max(1, math.ceil(config.epochs * len(train_loader) / config.gradient_accumulation_steps))
-    scheduler = _warmup_linear_decay(optimizer, global_steps, config.warmup_ratio)
+    # Accelerate steps a prepared scheduler once per process per optimizer step, so its horizon counts them all.
+    per_process = config.max_steps * accelerator.num_processes if config.max_steps else None
+    horizon = per_process or config.total_steps(len(train_loader))
+    scheduler = _warmup_linear_decay(optimizer, horizon, config.warmup_ratio)
     model, optimizer, train_loader, eval_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, eval_loader, scheduler
     )
@@ -187,18 +195,20 @@ def make_optimizer(
 def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
     accelerator, config = loop.accelerator, loop.config
     steps_per_epoch = max(1, math.ceil(len(loop.train_loader) / config.gradient_accumulation_steps))
-    total_steps = max(1, math.ceil(config.epochs * steps_per_epoch))
+    total_steps = config.total_steps(len(loop.train_loader))
+    stop_at = min(config.stop_at_step or total_steps, total_steps)
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
     if config.max_evals:
         eval_every = max(eval_every, math.ceil(total_steps / config.max_evals))
     outcome, step = _resume(loop)
+    outcome.total_steps = total_steps
     progress = tqdm(
-        total=total_steps, initial=step, desc=description, disable=not accelerator.is_local_main_process, leave=False
+        total=stop_at, initial=step, desc=description, disable=not accelerator.is_local_main_process, leave=False
     )
     running_loss = torch.zeros((), device=accelerator.device)
     micro_batches, started, last_checkpoint = 0, time.perf_counter(), outcome.train_wall_s
     epoch, skip = divmod(step, steps_per_epoch)
-    while step < total_steps:
+    while step < stop_at:
         loop.sampler.set_epoch(epoch)
         skipped = skip * config.gradient_accumulation_steps
         batches = accelerator.skip_first_batches(loop.train_loader, skipped) if skipped else loop.train_loader
@@ -213,7 +223,7 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 continue
             step += 1
             progress.update(1)
-            at_eval = step % eval_every == 0 or step == total_steps
+            at_eval = step % eval_every == 0 or step == stop_at
             if step % LOG_EVERY_STEPS == 0 or at_eval:
                 progress.set_postfix(loss=f"{_check_finite(accelerator, running_loss / micro_batches, step):.4f}")
                 running_loss.zero_()
@@ -221,7 +231,7 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
             if at_eval:
                 outcome.train_wall_s += time.perf_counter() - started
                 _record_eval(loop, outcome, step, step / steps_per_epoch)
-                if outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s and step < total_steps:
+                if outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s and step < stop_at:
                     _checkpoint(loop, outcome, step)
                     last_checkpoint = outcome.train_wall_s
                 started = time.perf_counter()
@@ -230,12 +240,14 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 outcome.train_wall_s += time.perf_counter() - started
                 _checkpoint(loop, outcome, step)
                 loop.stop_flag.raise_if_set()
-            if step >= total_steps:
+            if step >= stop_at:
                 break
         epoch += 1
     progress.close()
     outcome.optimizer_steps = step
     outcome.metrics = outcome.curve[-1]["metrics"]
+    if step < total_steps:  # a rung: the next call continues from here
+        _checkpoint(loop, outcome, step)
     return outcome
 
 
@@ -301,15 +313,29 @@ def evaluate_model(
 ) -> tuple[dict[str, float], int]:
     """Metrics of `model` over the whole evaluation set, gathered from every process without duplicates,
     and how many examples were scored (the evaluation set's size when nothing is duplicated or lost)."""
+    predictions, references = predict(accelerator, model, eval_loader)
+    return metric_fn(predictions, references), len(predictions)
+
+
+def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[list[int], list[int]]:
+    """Predicted and true labels of every example of a prepared loader, in order, from every process."""
     model.eval()
     predictions, references = [], []
     with torch.inference_mode():
-        for batch in eval_loader:
+        for batch in loader:
             logits = model(model_inputs(batch))
             predicted, labels = accelerator.gather_for_metrics((logits.argmax(dim=-1), batch[LABEL]))
             predictions += predicted.tolist()
             references += labels.tolist()
-    return metric_fn(predictions, references), len(predictions)
+    return predictions, references
+
+
+def predict_split(
+    accelerator: Accelerator, model: nn.Module, dataset: Dataset, collate_fn: Callable, batch_size: int
+) -> tuple[list[int], list[int]]:
+    """Predicted and true labels of a whole split (the test split, read once after the final run)."""
+    loader = accelerator.prepare(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn))
+    return predict(accelerator, model, loader)
 
 
 def _check_finite(accelerator: Accelerator, running_loss: torch.Tensor, step: int) -> float:
@@ -320,15 +346,17 @@ def _check_finite(accelerator: Accelerator, running_loss: torch.Tensor, step: in
     return mean
 
 
-def _warmup_linear_decay(optimizer, total_steps: int, warmup_ratio: float):
+def schedule_factor(step: int, total_steps: int, warmup_ratio: float) -> float:
+    """The learning-rate multiplier at `step`: linear warm-up over `warmup_ratio` of the steps, then linear
+    decay to zero at `total_steps`."""
     warmup = int(total_steps * warmup_ratio)
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def _warmup_linear_decay(optimizer, total_steps: int, warmup_ratio: float):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule_factor(step, total_steps, warmup_ratio))
 
 
 def _pin(accelerator: Accelerator) -> bool:

@@ -1,18 +1,19 @@
-"""The run plan: every (model, init, task, protocol, seed) cell of a suite, narrowed and sharded.
+"""The run plan: every (model, init, task, protocol) group of a suite with its seeds, narrowed and sharded.
 
-A model only meets tasks of its own modality. Cells are ordered so that the linear probe of a (model, task,
-seed) comes just before its fine-tune, and sharding (`--shard I/N`) takes every N-th cell of that fixed order,
-so N machines given 0/N … N-1/N run disjoint sets that together cover the suite.
+A cell (one result file) is a (model, init, task, protocol, seed). Cells are run in groups of all their seeds,
+because a group's configuration is chosen on the mean validation score over its seeds. A model only meets tasks
+of its own modality. Groups are ordered so that the linear probe of a (model, init, task) comes just before its
+fine-tune, and sharding (`--shard I/N`) takes every N-th group of that fixed order, so N machines given
+0/N … N-1/N run disjoint sets that together cover the suite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmark.results.store import model_dirname
 from benchmark.specs.registry import ResolvedSuite, SpecError
 from benchmark.specs.schema import Init, ModelSpec, Protocol, TaskSpec
-from benchmark.utils.naming import suggest
+from benchmark.utils.naming import suggest, variant_dirname
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,26 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{model_dirname(self.model.id, self.init)}/{self.task.task}/{self.protocol}-seed{self.seed}"
+        return f"{variant_dirname(self.model.id, self.init)}/{self.task.task}/{self.protocol}-seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """The cells of one (model, init, task, protocol), one per seed: the unit of a hyper-parameter search."""
+
+    suite: str
+    model: ModelSpec
+    init: Init
+    task: TaskSpec
+    protocol: Protocol
+    seeds: tuple[int, ...]
+
+    def cells(self) -> list[Cell]:
+        return [Cell(self.suite, self.model, self.init, self.task, self.protocol, seed) for seed in self.seeds]
+
+    @property
+    def name(self) -> str:
+        return f"{variant_dirname(self.model.id, self.init)}/{self.task.task}/{self.protocol}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,12 @@ class Selection:
 
 
 def plan_cells(suite: ResolvedSuite, selection: Selection = Selection()) -> list[Cell]:
-    """All cells of a suite after narrowing, in a deterministic order."""
+    """All cells of a suite after narrowing, in a deterministic order (group by group)."""
+    return [cell for group in plan_groups(suite, selection) for cell in group.cells()]
+
+
+def plan_groups(suite: ResolvedSuite, selection: Selection = Selection()) -> list[Group]:
+    """All groups of a suite after narrowing, in a deterministic order."""
     models = _narrow(suite.models, selection.models, lambda m: m.id, "--models")
     tasks = _narrow(suite.tasks, selection.tasks, lambda t: t.task, "--tasks")
     protocols = _narrow(suite.protocols, selection.protocols, str, "--protocols")
@@ -64,21 +89,20 @@ def plan_cells(suite: ResolvedSuite, selection: Selection = Selection()) -> list
     scratch = suite.spec.include_scratch if selection.include_scratch is None else selection.include_scratch
     inits: list[Init] = ["pretrained", "scratch"] if scratch else ["pretrained"]
     return [
-        Cell(suite.spec.suite, model, init, task, protocol, seed)
+        Group(suite.spec.suite, model, init, task, protocol, tuple(seeds))
         for model in models
         for task in tasks
         if task.modality == model.modality
-        for seed in seeds
         for init in inits
         for protocol in sorted(protocols, key=lambda p: p != "linear_probe")
     ]
 
 
-def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
-    """The `index`-th of `count` disjoint, deterministic slices of the plan."""
+def shard(items: list, index: int, count: int) -> list:
+    """The `index`-th of `count` disjoint, deterministic slices of a plan (of groups or cells)."""
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"--shard {index}/{count}: expected I/N with 0 <= I < N")
-    return cells[index::count]
+    return items[index::count]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

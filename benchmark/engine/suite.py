@@ -1,14 +1,24 @@
-"""Run the cells of a suite in order, skipping finished ones, recording failures, then build the leaderboard.
+"""Run the groups of a suite in order, skipping finished ones, recording failures, then build the leaderboard.
 
-Only the main process writes files or prints; every process runs every cell (Accelerate splits the batches).
-A cell whose result file exists with status `ok` or `diverged` is finished and skipped; a `failed` one is tried
-again, since failures such as a missing file or a full disk are usually fixed between runs. A cell that
-raises is recorded as `failed` with its message and the suite goes on; a diverging one as `diverged`.
+A group is a (model, init, task, protocol) with all its seeds: its configuration is chosen on their mean
+validation score, then each seed's final run writes one result file. Only the main process writes files or
+prints; every process runs every group (Accelerate splits the batches). A group whose seeds all have a result
+file with status `ok` or `diverged` is finished and skipped; otherwise it runs (resuming its search where it
+stopped) and rewrites every seed's file, so a group's files always come from one search. A group that raises
+is recorded as `failed`, for each of its seeds, with its message, and the suite goes on.
+
+Shards that share one output folder coordinate through it (`benchmark.engine.shared_output`): each group is
+claimed before it runs, so no two shards run the same group, and task similarity and the leaderboard are built
+once, by whichever shard finishes last. A result that cannot be written (a full disk, a lost permission) fails
+its cell with the reason and leaves every earlier file intact; on a full or read-only disk the suite stops.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import functools
 import gc
 import os
 import sys
@@ -17,24 +27,26 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
 from tqdm.auto import tqdm
 
-from benchmark.engine.cell import run_cell
+from benchmark.data.loading import SplitCaps
 from benchmark.engine.context import RunContext
 from benchmark.engine.features import FeatureCache
+from benchmark.engine.finetune import run_finetune_group
 from benchmark.engine.interruption import StopFlag, StopRequested
-from benchmark.engine.loop import DivergedError
-from benchmark.engine.plan import Cell, Selection, parse_shard, plan_cells, shard
+from benchmark.engine.plan import Cell, Group, Selection, parse_shard, plan_groups, shard
+from benchmark.engine.probe import run_probe_group
+from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
 from benchmark.engine.task_similarity import measure_suite_similarity
 from benchmark.results.schema import CellResult, ResultFileError
-from benchmark.results.store import read_result, result_path, similarity_path, write_result
+from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
 from benchmark.specs.registry import Registry
 from benchmark.specs.schema import TrainingSpec
 
 FINISHED = ("ok", "diverged")
 FEATURE_CACHE_DIRNAME = ".feature_cache"
-CHECKPOINTS_DIRNAME = ".checkpoints"
+WORK_DIRNAME = ".searches"  # search states and checkpoints of unfinished groups
 
 
 def run_suite(registry: Registry, args: argparse.Namespace) -> int:
@@ -47,7 +59,8 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         seeds=args.seeds,
         include_scratch=False if args.no_scratch else None,
     )
-    cells = shard(plan_cells(suite, selection), *parse_shard(args.shard))
+    index, count = parse_shard(args.shard)
+    groups = shard(plan_groups(suite, selection), index, count)
     # Some backbones skip layers at random while training (Wav2Vec2's layerdrop), so under DDP a step may
     # leave parameters without gradients; let DDP look for them rather than fail.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
@@ -59,52 +72,88 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         assets_dir=args.assets_dir,
         feature_cache=None if args.no_feature_cache else FeatureCache(args.output_dir / FEATURE_CACHE_DIRNAME),
         suite_training=suite.training,
+        suite_search=suite.spec.search,
         overrides=TrainingSpec(
             epochs=args.epochs,
+            max_steps=args.max_steps,
             probe_epochs=args.probe_epochs,
             batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
             gradient_accumulation_steps=args.gradient_accumulation_steps,
         ),
-        max_train_samples=args.max_train_samples or suite.spec.max_train_samples,
-        max_eval_samples=args.max_eval_samples or suite.spec.max_eval_samples,
+        pinned_learning_rate=args.learning_rate,
+        pinned_probe_learning_rate=args.probe_learning_rate,
+        caps=SplitCaps(
+            train=args.max_train_samples or suite.spec.max_train_samples,
+            validation=args.max_validation_samples or suite.spec.max_validation_samples,
+            test=args.max_eval_samples or suite.spec.max_eval_samples,
+        ),
         trust_remote_code=args.trust_remote_code,
         num_workers=args.num_workers,
         compile=args.compile,
-        checkpoint_root=args.output_dir / CHECKPOINTS_DIRNAME,
+        work_dir=args.output_dir / WORK_DIRNAME,
         checkpoint_interval_s=args.checkpoint_interval,
         score_weights=suite.score_weights.model_dump(),
     )
+    key = job_key(args.suite, args.models, args.tasks, args.protocols, args.seeds, args.no_scratch)
+    job = SharedOutput(args.output_dir).job(key, index, count)
+    if accelerator.is_main_process:
+        job.start()
     # Everything alive now (imported modules, the registry) lives for the whole run; freezing it keeps the
     # garbage collection after each cell from walking millions of long-lived objects.
     gc.collect()
     gc.freeze()
     try:
-        return _run_and_report(suite, cells, context, args)
+        return _run_and_report(suite, groups, context, args, job)
     finally:
         gc.unfreeze()
 
 
-def _run_and_report(suite, cells: list[Cell], context: RunContext, args: argparse.Namespace) -> int:
-    """The cells, then task similarity, the summary and the leaderboard; the process exit status."""
+def _run_and_report(suite, groups: list[Group], context: RunContext, args: argparse.Namespace, job: ShardJob) -> int:
+    """The groups, then task similarity and the leaderboard (once per sharded job), and the summary; the process
+    exit status."""
     accelerator = context.accelerator
     try:
         with StopFlag() as context.stop_flag:
-            outcomes = _run_cells(cells, context, args.output_dir, args.overwrite)
+            outcomes = _run_groups(groups, context, args.output_dir, args.overwrite, job.shared)
     except StopRequested as stop:
         if accelerator.is_main_process:
             print(
-                f"\n{stop}: finished cells are saved and the fine-tune in progress is checkpointed; "
-                "run the same command again to resume.",
+                f"\n{stop}: finished cells and the search in progress are saved; run the same command again to resume.",
                 file=sys.stderr,
             )
         return stop.exit_code
-    if not args.no_similarity:
-        _record_similarity(suite, context, args.output_dir)
+    published = _final_stage(suite, context, args, job)
     if accelerator.is_main_process:
         _print_summary(outcomes)
-        _publish_leaderboard(args)
-    return 1 if any(status == "failed" for status, _ in outcomes.values()) else 0
+    return 1 if not published or any(status == "failed" for status, _ in outcomes.values()) else 0
+
+
+def _final_stage(suite, context: RunContext, args: argparse.Namespace, job: ShardJob) -> bool:
+    """Task similarity and the leaderboard, built by the one shard that finishes last (every run when the suite
+    is not sharded); False when the leaderboard could not be written."""
+    accelerator = context.accelerator
+    with contextlib.ExitStack() as stack:
+        needed = [False]
+        if accelerator.is_main_process:
+            inputs = functools.partial(find_result_files, args.output_dir)
+            stage = stack.enter_context(job.final_stage(inputs, force=job.count == 1))
+            needed = [stage.needed]
+        if accelerator.num_processes > 1:
+            needed = broadcast_object_list(needed)
+        if not needed[0]:
+            if accelerator.is_main_process:
+                waiting = f"waiting for shards {stage.pending} (the last to finish builds it)"
+                print(f"leaderboard: {waiting if stage.pending else 'already up to date'}")
+            return True
+        if not args.no_similarity:
+            _record_similarity(suite, context, args.output_dir)
+        if accelerator.is_main_process:
+            try:
+                _publish_leaderboard(args)
+            except OSError as error:
+                print(f"error: leaderboard not written: {error}", file=sys.stderr)
+                return False
+    return True
 
 
 def default_cpu_threads() -> int:
@@ -117,23 +166,74 @@ def default_cpu_threads() -> int:
     return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
-def _run_cells(cells: list[Cell], context: RunContext, output_dir: Path, overwrite: bool) -> dict:
-    """Run each unfinished cell; returns {cell name: (status, detail)}."""
+def _run_groups(groups: list[Group], context: RunContext, output_dir: Path, overwrite: bool, shared) -> dict:
+    """Run each unfinished group that no other shard holds; returns {cell name: (status, detail)}."""
     accelerator, outcomes = context.accelerator, {}
     main = accelerator.is_main_process
-    for cell in tqdm(cells, desc="cells", disable=not main):
+    for group in tqdm(groups, desc="groups", disable=not main):
         context.stop_flag.raise_if_set()
-        path = result_path(output_dir, cell.suite, cell.model.id, cell.init, cell.task.task, cell.protocol, cell.seed)
-        if not overwrite and (status := _finished_status(path)):
-            outcomes[cell.name] = (status, "skipped: result file exists")
+        cells = group.cells()
+        paths = [_path(output_dir, cell) for cell in cells]
+        statuses = [_finished_status(path) for path in paths]
+        if not overwrite and all(statuses):
+            skipped = zip(cells, statuses, strict=True)
+            outcomes.update({cell.name: (status, "skipped: result file exists") for cell, status in skipped})
             continue
-        result = _attempt(cell, context)
-        if main:
-            write_result(path, result)
-            tqdm.write(f"{result.status:>8}  {cell.name}  {_headline(result)}")
-        outcomes[cell.name] = (result.status, result.error or _headline(result))
+        claim, decision = _claim(shared, paths[0].parent / group.protocol, main)
+        if accelerator.num_processes > 1:
+            decision = broadcast_object_list([decision])[0]
+        if decision != "run":
+            outcomes.update({cell.name: ("elsewhere", f"skipped: {decision}") for cell in cells})
+            continue
+        try:
+            results = _attempt(group, context)
+            disk_gone = main and _write_results(results, cells, paths, outcomes)
+        finally:
+            if claim is not None:
+                claim.release()  # only once the results are written
+        for result, cell in zip(results, cells, strict=True):
+            outcomes.setdefault(cell.name, (result.status, result.error or _headline(result)))
+        if accelerator.num_processes > 1:
+            disk_gone = broadcast_object_list([disk_gone])[0]
         accelerator.wait_for_everyone()
+        if disk_gone:
+            if main:
+                print("error: the output folder cannot take more files; stopping (finished results are kept)")
+            break
     return outcomes
+
+
+def _claim(shared: SharedOutput, target: Path, main: bool) -> tuple[Claim | None, str]:
+    """Claim a group for this shard (main process only): (claim, "run"), or (None, why it is not ours)."""
+    if not main:
+        return None, "run"
+    try:
+        claim = shared.try_claim(target)
+    except OSError as error:
+        return None, f"cannot claim the group: {error}"
+    if claim is None:
+        holder = read_claim(target)
+        return None, f"running in another shard ({holder.describe() if holder else 'unknown'})"
+    return claim, "run"
+
+
+def _write_results(results: list[CellResult], cells: list[Cell], paths: list[Path], outcomes: dict) -> bool:
+    """Write a group's result files; a write that fails fails its cell. True when the disk is full or read-only
+    (every later write would fail too)."""
+    disk_gone = False
+    for result, cell, path in zip(results, cells, paths, strict=True):
+        try:
+            write_result(path, result)
+        except OSError as error:
+            outcomes[cell.name] = ("failed", f"result not written: {error}")
+            disk_gone = disk_gone or error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+            continue
+        tqdm.write(f"{result.status:>8}  {cell.name}  {_headline(result)}")
+    return disk_gone
+
+
+def _path(output_dir: Path, cell: Cell) -> Path:
+    return result_path(output_dir, cell.suite, cell.model.id, cell.init, cell.task.task, cell.protocol, cell.seed)
 
 
 def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
@@ -149,15 +249,17 @@ def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
             write_result(similarity_path(output_dir, record.suite, record.modality), record)
 
 
-def _attempt(cell: Cell, context: RunContext) -> CellResult:
+def _attempt(group: Group, context: RunContext) -> list[CellResult]:
+    """The group's result per seed; an exception fails every seed of the group, with its message."""
+    run = run_probe_group if group.protocol == "linear_probe" else run_finetune_group
     try:
-        return run_cell(cell, context)
-    except DivergedError as error:
-        return failure_result(cell, "diverged", str(error), error.step)
-    except Exception as error:  # one cell's failure is recorded and must not end the suite
+        return run(group, context)
+    except StopRequested:
+        raise
+    except Exception as error:  # one group's failure is recorded and must not end the suite
         if context.accelerator.is_main_process:
             traceback.print_exc(file=sys.stderr)
-        return failure_result(cell, "failed", f"{type(error).__name__}: {error}")
+        return [failure_result(cell, "failed", f"{type(error).__name__}: {error}") for cell in group.cells()]
     finally:
         context.accelerator.free_memory()
 

@@ -3,8 +3,9 @@
 Distances between tasks only mean something when every task is embedded by the same network, so each
 modality uses one fixed encoder: the suite's first pretrained model of that modality. Its frozen train features
 (from the feature cache, so usually no extra backbone pass) feed both methods of
-`benchmark.estimators.task_distance`, and a model that declares a `pretraining_sample` gets its source-to-target
-distances measured the same way.
+`benchmark.estimators.task_distance`, each with every task's split-half distance to itself (the noise floor the
+leaderboard prints beside each matrix), and a model that declares a `pretraining_sample` gets its
+source-to-target distances measured the same way.
 The result is one `SimilarityResult` file per (suite, modality), read by the leaderboard.
 """
 
@@ -12,17 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.data.collate import make_collator
-from benchmark.engine.cell import for_model, frozen_features
-from benchmark.engine.context import RunContext
-from benchmark.engine.plan import Cell
-from benchmark.estimators.task_distance import similarity_matrix
+from benchmark.engine.context import RunContext, for_model
+from benchmark.estimators.task_distance import METHODS, measure_distances, similarity_matrix
 from benchmark.models.factory import LoadedModel, build_model
 from benchmark.results.schema import SimilarityResult
 from benchmark.specs.registry import ResolvedSuite
 from benchmark.specs.schema import ModelSpec, TaskSpec
 
-METHODS = ("bures", "task2vec")
 SIMILARITY_SEED = 0
 
 
@@ -41,26 +38,26 @@ def _measure(suite_name, modality, encoder: ModelSpec, tasks: list[TaskSpec], mo
     # Features do not depend on the classification head, so one build of the encoder serves every task.
     loaded = build_model(encoder, "pretrained", 2, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code)
     embedded = {task.task: _train_features(suite_name, encoder, loaded, task, context) for task in tasks}
-    distances = {}
+    distances, split_half = {}, {}
     for method in METHODS:
-        names, matrix = similarity_matrix(embedded, method)
-        distances[method] = np.round(matrix, 6).tolist()
+        measured = measure_distances(embedded, method)
+        distances[method] = np.round(measured.matrix, 6).tolist()
+        split_half[method] = [None if not np.isfinite(v) else round(float(v), 6) for v in measured.split_half]
     return SimilarityResult(
         suite=suite_name,
         modality=modality,
         encoder=encoder.id,
-        tasks=names,
+        tasks=list(embedded),
         distances=distances,
+        split_half=split_half,
         source_to_target=_source_to_target(suite_name, encoder, loaded, models, tasks, embedded, context),
     )
 
 
 def _train_features(suite_name: str, encoder: ModelSpec, loaded: LoadedModel, task: TaskSpec, context: RunContext):
     """(features, labels) of a task's train split under the encoder, from the feature cache when possible."""
-    cell = Cell(suite_name, encoder, "pretrained", task, "linear_probe", SIMILARITY_SEED)
-    data = for_model(context.task_data(cell), task, loaded)
-    collate = make_collator(task, loaded.processor)
-    frozen, _ = frozen_features(cell, context, loaded, data, collate, batch_size=64)
+    data = for_model(context.task_data(task, SIMILARITY_SEED), task, loaded)
+    frozen, _ = context.features(task, encoder, "pretrained", SIMILARITY_SEED, loaded, data)
     return frozen.train.features, frozen.train.labels
 
 

@@ -1,115 +1,142 @@
-"""Composite reusability score: one number per checkpoint from quality, training cost and model cost.
+"""Composite reusability score: one number per checkpoint, every part measured against a fixed reference.
 
-For every task t, over the models m that have a cell on t:
+For every task t a model m was fine-tuned on (scores are the main metric, means over seeds; the scratch twin is
+the same architecture trained from random initialisation under the same protocol and budget):
 
-    q(m, t)   = clip((score(m, t) - chance(m, t)) / (best(t) - chance(m, t)), 0, 1),
-                best(t) = max over models of score(m, t);  q = 0 when best(t) <= chance(m, t)
-    e_t(m, t) = min over models of time_to_target(t) / time_to_target(m, t),
-                the minimum taken over models that reached the target;
-                e_t = 0 if m never reached the target, e_t = 1 if its time to target is 0
-    e_c(m, t) = sqrt( (min_flops(t) / flops(m, t)) * (min_params(t) / params(m, t)) ),
-                min_flops(t), min_params(t) = minimum over the task's models
+    q   = clip((score - chance) / (ceiling - chance), 0, 1)       quality against chance and ceiling = 1
+    g   = clip((score - scratch) / (ceiling - chance), -1, 1)     gain over the model's own scratch twin
+    Q   = (q + max(g, 0)) / 2                                     quality part
+    s   = T_scratch / T_m                                         speed-up to the scratch twin's quality
+    E_t = s / (1 + s)                                             0 never reached, 1/2 as fast, -> 1 faster
+    E_c = clip(log(F_max / F) / log(F_max / F_min), 0, 1)         F = forward FLOPs per example at t's input,
+                                                                  F_min = 1e6 (E_c = 1), F_max = 1e12 (E_c = 0)
+    composite = (w_q mean_t Q + w_t mean_t E_t + w_c mean_t E_c) / (w_q + w_t + w_c)
 
-Per model, each part is averaged over the n_tasks tasks it has a cell on (Q, E_t, E_c), and
+T_scratch is the scratch twin's mean training time until its validation curve first reaches the quality every
+one of its seeds reached (the lowest of their best validation scores); T_m is m's mean time to that same
+validation score, and s = 0 when a seed of m never reached it. Time is compared with the model's own twin, on
+the same hardware, so it needs no other model either.
 
-    composite = (w_q Q + w_t E_t + w_c E_c) / (w_q + w_t + w_c)
-
-with default weights w_q = 0.6, w_t = 0.2, w_c = 0.2. Every part lies in [0, 1] and equals 1 for the best
-model on that axis, so the composite is 1 only for a model that is best on every task and every axis.
-Models are listed by composite, highest first; ties are broken by model name. ``train_time_s`` is
-carried for reporting and does not enter the score.
+Nothing in a model's score depends on another model of the suite: adding or removing a model changes no other
+model's score (a property test checks it), and a suite of one model is scored like any other. Weights default to
+0.6 / 0.2 / 0.2 (`ScoreWeights`). Parameters are reported beside the FLOPs but not scored: the two move
+together, and counting both would count size twice. Models are listed by composite, highest first; ties by name.
 """
 
+from __future__ import annotations
+
+import math
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-
-import numpy as np
 
 from benchmark.specs.schema import ScoreWeights
 
 DEFAULT_WEIGHTS = ScoreWeights()
+QUALITY_CEILING = 1.0  # the maximum of every built-in metric (accuracy, macro F1, Matthews correlation)
+FLOPS_BEST = 1e6  # forward FLOPs per example that score E_c = 1 (and anything cheaper)
+FLOPS_WORST = 1e12  # ... that score E_c = 0 (and anything dearer)
 
 
 @dataclass(frozen=True)
 class CellSummary:
-    """One (model, task) result: main-metric score, its chance level, and what reaching it cost."""
+    """One (model, task) result, means over seeds: the main metric, its chance level, the scratch twin's score,
+    the speed-up over the twin (`time_part`), and the network's cost at the task's input."""
 
     model: str
     task: str
     score: float
     chance: float
-    time_to_target_s: float | None
-    train_time_s: float
+    scratch_score: float
+    speed_up: float
     flops_per_example: float
     params: int
+    ceiling: float = QUALITY_CEILING
 
     def __post_init__(self) -> None:
         if self.flops_per_example <= 0 or self.params <= 0:
             raise ValueError(f"{self.model} on {self.task}: flops_per_example and params must be positive")
-        if self.time_to_target_s is not None and self.time_to_target_s < 0:
-            raise ValueError(f"{self.model} on {self.task}: time_to_target_s must be >= 0")
+        if not self.speed_up >= 0:
+            raise ValueError(
+                f"{self.model} on {self.task}: speed_up must be >= 0 (0 = never reached), got {self.speed_up}"
+            )
+        if self.ceiling <= self.chance:
+            raise ValueError(f"{self.model} on {self.task}: chance {self.chance} is not below the ceiling")
+
+
+def absolute_quality(cell: CellSummary) -> float:
+    """Score on the scale chance = 0, ceiling = 1, clipped to [0, 1]."""
+    return min(max((cell.score - cell.chance) / (cell.ceiling - cell.chance), 0.0), 1.0)
+
+
+def gain(cell: CellSummary) -> float:
+    """Score minus the scratch twin's, on the same chance-to-ceiling scale, clipped to [-1, 1]."""
+    return min(max((cell.score - cell.scratch_score) / (cell.ceiling - cell.chance), -1.0), 1.0)
+
+
+def quality_part(cell: CellSummary) -> float:
+    """Half absolute quality, half the (non-negative) gain over the scratch twin."""
+    return (absolute_quality(cell) + max(gain(cell), 0.0)) / 2
+
+
+def time_part(speed_up: float) -> float:
+    """s / (1 + s): 0 when never reached, 1/2 as fast as the scratch twin, approaching 1 as s grows."""
+    return 1.0 if math.isinf(speed_up) else speed_up / (1.0 + speed_up)
+
+
+def complexity_part(flops_per_example: float) -> float:
+    """Forward FLOPs per example on a log scale between the fixed `FLOPS_BEST` (1) and `FLOPS_WORST` (0)."""
+    position = math.log(FLOPS_WORST / flops_per_example) / math.log(FLOPS_WORST / FLOPS_BEST)
+    return min(max(position, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
 class ModelScore:
-    """A model's composite score and its three parts, each averaged over its ``n_tasks`` tasks."""
+    """A model's composite and every part, each a mean over its ``n_tasks`` tasks (``speed_up``: median)."""
 
     model: str
     composite: float
     quality: float
+    absolute_quality: float
+    gain: float
     training_efficiency: float
+    speed_up: float
     complexity_efficiency: float
+    flops_per_example: float
+    params: float
     n_tasks: int
 
 
-def _quality(cell: CellSummary, best: float) -> float:
-    """Score normalised so chance is 0 and the task's best model is 1, clipped to [0, 1]."""
-    if best <= cell.chance:
-        return 0.0
-    return float(np.clip((cell.score - cell.chance) / (best - cell.chance), 0.0, 1.0))
-
-
-def _training_efficiency(cell: CellSummary, fastest: float | None) -> float:
-    """Fastest time to target on the task over this model's; 0 when this model never reached it."""
-    if cell.time_to_target_s is None or fastest is None:
-        return 0.0
-    if cell.time_to_target_s == 0:
-        return 1.0
-    return fastest / cell.time_to_target_s
-
-
-def _task_parts(cells: list[CellSummary]) -> dict[str, tuple[float, float, float]]:
-    """(quality, training efficiency, complexity efficiency) of each model on one task."""
-    best = max(c.score for c in cells)
-    reached = [c.time_to_target_s for c in cells if c.time_to_target_s is not None]
-    fastest = min(reached) if reached else None
-    min_flops = min(c.flops_per_example for c in cells)
-    min_params = min(c.params for c in cells)
-    return {
-        c.model: (
-            _quality(c, best),
-            _training_efficiency(c, fastest),
-            float(np.sqrt(min_flops / c.flops_per_example * min_params / c.params)),
-        )
-        for c in cells
-    }
+def model_score(cells: list[CellSummary], weights: ScoreWeights = DEFAULT_WEIGHTS) -> ModelScore:
+    """The composite of one model from its own cells only (formula in the module docstring)."""
+    if not cells or len({c.model for c in cells}) != 1:
+        raise ValueError("model_score needs the cells of exactly one model")
+    if len({c.task for c in cells}) != len(cells):
+        raise ValueError(f"duplicate task among the cells of model {cells[0].model!r}")
+    q = statistics.fmean(quality_part(c) for c in cells)
+    e_t = statistics.fmean(time_part(c.speed_up) for c in cells)
+    e_c = statistics.fmean(complexity_part(c.flops_per_example) for c in cells)
+    total = weights.quality + weights.training_efficiency + weights.complexity_efficiency
+    composite = (weights.quality * q + weights.training_efficiency * e_t + weights.complexity_efficiency * e_c) / total
+    return ModelScore(
+        model=cells[0].model,
+        composite=composite,
+        quality=q,
+        absolute_quality=statistics.fmean(absolute_quality(c) for c in cells),
+        gain=statistics.fmean(gain(c) for c in cells),
+        training_efficiency=e_t,
+        speed_up=statistics.median(c.speed_up for c in cells),
+        complexity_efficiency=e_c,
+        flops_per_example=statistics.fmean(c.flops_per_example for c in cells),
+        params=statistics.fmean(c.params for c in cells),
+        n_tasks=len(cells),
+    )
 
 
 def reusability_scores(cells: list[CellSummary], weights: ScoreWeights = DEFAULT_WEIGHTS) -> list[ModelScore]:
-    """Composite reusability score of every model (formula in the module docstring), best first."""
-    by_task: dict[str, list[CellSummary]] = defaultdict(list)
+    """`model_score` of every model among ``cells``, highest composite first, ties by name."""
+    by_model: dict[str, list[CellSummary]] = defaultdict(list)
     for cell in cells:
-        if any(other.model == cell.model for other in by_task[cell.task]):
-            raise ValueError(f"duplicate cell for model {cell.model!r} on task {cell.task!r}")
-        by_task[cell.task].append(cell)
-    parts: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for task_cells in by_task.values():
-        for model, model_parts in _task_parts(task_cells).items():
-            parts[model].append(model_parts)
-    w = np.array([weights.quality, weights.training_efficiency, weights.complexity_efficiency])
-    scores = []
-    for model, rows in parts.items():
-        mean = np.mean(rows, axis=0)
-        composite = float(w @ mean / w.sum())
-        scores.append(ModelScore(model, composite, *(float(v) for v in mean), n_tasks=len(rows)))
+        by_model[cell.model].append(cell)
+    scores = [model_score(model_cells, weights) for model_cells in by_model.values()]
     return sorted(scores, key=lambda s: (-s.composite, s.model))

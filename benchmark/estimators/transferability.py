@@ -180,19 +180,23 @@ def h_score(X: np.ndarray, y: np.ndarray) -> float:
 
 
 def h_score_shrinkage(X: np.ndarray, y: np.ndarray) -> float:
-    """Shrinkage H-score (Ibrahim et al. 2022): ``tr(cov_a(X)^-1 (1 - a) cov(E[X | y]))``.
+    """Shrinkage (regularised) H-score (Ibrahim et al. 2022): ``tr(cov_a(X)^-1 (1 - a) cov(E[X | y]))``.
 
-    ``cov_a = (1 - a) cov(X) + a (tr cov(X) / D) I`` is the Ledoit-Wolf estimate with its optimal shrinkage
-    ``a``; the between-class covariance is shrunk by the same ``1 - a``. In the eigenbasis of ``cov(X)``
-    each direction's contribution to the plain score is damped by ``(1 - a) lam / ((1 - a) lam + a mu)``,
-    so this is strictly below the plain H-score whenever ``a > 0`` and approaches it as N grows
-    (``a -> 0``); e.g. for one-hot features it is just below ``C - 1``. Invariant to rotations and
-    rescaling of the features, not to general linear maps.
+    ``cov_a = (1 - a) cov(X) + a (tr cov(X) / D) I`` is the Ledoit-Wolf estimate (1/N normalisation, as
+    scikit-learn's ``LedoitWolf``) with its optimal shrinkage ``a``; the between-class covariance is shrunk by
+    the same ``1 - a`` and, as in the reference implementation (``np.cov`` of the class-mean features), uses the
+    unbiased 1/(N - 1) normalisation. The score therefore equals the published regularised H-score (iris:
+    1.1778425). In the eigenbasis of ``cov(X)`` each direction's contribution to the plain score is damped by
+    ``(1 - a) lam / ((1 - a) lam + a mu)`` and scaled by N / (N - 1); it approaches the plain H-score as N grows
+    (``a -> 0``), e.g. for one-hot features it approaches ``C - 1``. Invariant to rotations and rescaling of the
+    features, not to general linear maps.
     """
     X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
     Xc, means, freq = _centred_class_means(X, np.asarray(y))
     shrunk_cov, shrinkage = ledoit_wolf_centred(Xc)
-    return float((1.0 - shrinkage) * _between_class_trace(shrunk_cov, means, freq, X.shape[0]))
+    unbiased = n / (n - 1) if n > 1 else 1.0
+    return float((1.0 - shrinkage) * unbiased * _between_class_trace(shrunk_cov, means, freq, n))
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:

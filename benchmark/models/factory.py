@@ -4,7 +4,10 @@
   gives the image transform. A pretrained checkpoint keeps its source classifier aside, so LEEP and NCE can use
   its source-class predictions, and gets a new head with the task's class count.
 - transformers: `AutoModelForSequenceClassification` for text and `AutoModelForAudioClassification` for audio,
-  with the checkpoint's tokenizer or feature extractor.
+  with the checkpoint's tokenizer or feature extractor. A Whisper checkpoint (`model_type` "whisper") becomes the
+  encoder of `WhisperForAudioClassification`; given the task's `clip_seconds`, its positional table and its
+  feature extractor are cut from 30 s to the clip (the encoder accepts exactly its table's length), as the
+  offline demo does when it prepares its Whisper asset (`benchmark.assets.whisper_ct2`).
 - `scratch` builds the same architecture from its config with random weights (seeded), so reuse is measured as
   gain over an identical network trained under the identical budget.
 
@@ -26,6 +29,8 @@ from torch import nn
 
 from benchmark.data.loading import expand_assets
 from benchmark.specs.schema import Init, ModelSpec
+
+WHISPER_MODEL_TYPE = "whisper"
 
 
 class ModelError(Exception):
@@ -99,16 +104,27 @@ class HFTransferModel(TransferModel):
 
 
 def build_model(
-    spec: ModelSpec, init: Init, num_labels: int, seed: int, assets_dir: Path, trust_remote_code: bool = False
+    spec: ModelSpec,
+    init: Init,
+    num_labels: int,
+    seed: int,
+    assets_dir: Path,
+    trust_remote_code: bool = False,
+    clip_seconds: float | None = None,
 ) -> LoadedModel:
-    """The model of a spec with a fresh `num_labels` head; `init='scratch'` gives random weights."""
+    """The model of a spec with a fresh `num_labels` head; `init='scratch'` gives random weights.
+
+    `clip_seconds` is the audio task's clip length: models with a fixed input length (Whisper) are fitted to it.
+    """
     checkpoint = expand_assets(spec.checkpoint, assets_dir)
     torch.manual_seed(seed)
     try:
         if spec.library == "timm":
             network, processor = _build_timm(checkpoint, init, num_labels)
         else:
-            network, processor = _build_transformers(spec, checkpoint, init, num_labels, trust_remote_code)
+            network, processor = _build_transformers(
+                spec, checkpoint, init, num_labels, trust_remote_code, clip_seconds
+            )
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         raise ModelError(
             f"model {spec.id!r}: cannot build {spec.library} checkpoint {checkpoint!r}: {error}"
@@ -129,7 +145,12 @@ def _build_timm(checkpoint: str, init: Init, num_labels: int) -> tuple[TransferM
 
 
 def _build_transformers(
-    spec: ModelSpec, checkpoint: str, init: Init, num_labels: int, trust_remote_code: bool
+    spec: ModelSpec,
+    checkpoint: str,
+    init: Init,
+    num_labels: int,
+    trust_remote_code: bool,
+    clip_seconds: float | None = None,
 ) -> tuple[TransferModel, Any]:
     import transformers
 
@@ -142,12 +163,63 @@ def _build_transformers(
     auto_processor = transformers.AutoTokenizer if text else transformers.AutoFeatureExtractor
     options = {"revision": spec.revision, "trust_remote_code": trust_remote_code}
     processor = auto_processor.from_pretrained(checkpoint, **options)
+    # For a Whisper config the audio auto class is WhisperForAudioClassification: the encoder, a projector and a
+    # classifier; the decoder weights of a hub checkpoint are left unused.
+    config = transformers.AutoConfig.from_pretrained(checkpoint, num_labels=num_labels, **options)
     if init == "scratch":
-        config = transformers.AutoConfig.from_pretrained(checkpoint, num_labels=num_labels, **options)
         network = auto_model.from_config(config, trust_remote_code=trust_remote_code)
     else:
         network = auto_model.from_pretrained(checkpoint, num_labels=num_labels, ignore_mismatched_sizes=True, **options)
     if text and processor.pad_token is None:
         processor.pad_token = processor.eos_token
         network.config.pad_token_id = processor.pad_token_id
+    if not text and config.model_type == WHISPER_MODEL_TYPE and clip_seconds is not None:
+        positions = whisper_clip_positions(clip_seconds, processor.sampling_rate, processor.hop_length)
+        cut_whisper_positions(network, positions)
+        fit_whisper_feature_extractor(processor, clip_seconds)
     return HFTransferModel(network), processor
+
+
+def whisper_clip_positions(clip_seconds: float, sampling_rate: int = 16000, hop_length: int = 160) -> int:
+    """Whisper encoder positions for a clip of `clip_seconds`, padded as the audio collator pads it.
+
+    The feature extractor gives one log-mel frame per `hop_length` samples (100 per second) and the encoder's
+    stride-2 convolution halves them, so 1 s needs 50 positions (of the 1,500 for Whisper's 30 s); the frame
+    count must be even, since the encoder checks that frames equal exactly twice its positions.
+    """
+    frames = int(round(clip_seconds * sampling_rate)) // hop_length
+    if frames < 2 or frames % 2:
+        raise ValueError(
+            f"clip_seconds={clip_seconds} gives {frames} log-mel frames; a Whisper encoder needs an even number "
+            f"(clip lengths in steps of {2 * hop_length / sampling_rate:g} s)"
+        )
+    return frames // 2
+
+
+def cut_whisper_positions(network: nn.Module, positions: int) -> None:
+    """Keep the first `positions` rows of a Whisper encoder's (fixed, sinusoidal) positional table, in place.
+
+    `config.max_source_positions` follows, which is the input length the encoder's forward then requires.
+    """
+    encoder = network.encoder
+    table = encoder.embed_positions.weight
+    if positions > table.shape[0]:
+        raise ValueError(
+            f"the clip needs {positions} Whisper encoder positions; this checkpoint has only {table.shape[0]}"
+        )
+    if positions < table.shape[0]:
+        cut = nn.Embedding(positions, table.shape[1], device=table.device, dtype=table.dtype)
+        with torch.no_grad():
+            cut.weight.copy_(table[:positions])
+        encoder.embed_positions = cut.requires_grad_(False)
+    encoder.max_source_positions = positions
+    for config in {id(c): c for c in (network.config, encoder.config)}.values():
+        config.max_source_positions = positions
+
+
+def fit_whisper_feature_extractor(feature_extractor: Any, clip_seconds: float) -> None:
+    """Make a WhisperFeatureExtractor pad or cut to `clip_seconds` instead of its 30 s window, in place."""
+    seconds = int(clip_seconds) if float(clip_seconds).is_integer() else clip_seconds
+    feature_extractor.chunk_length = seconds
+    feature_extractor.n_samples = int(round(clip_seconds * feature_extractor.sampling_rate))
+    feature_extractor.nb_max_frames = feature_extractor.n_samples // feature_extractor.hop_length

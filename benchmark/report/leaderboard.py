@@ -2,43 +2,63 @@
 
 `python -m benchmark.report.leaderboard --results leaderboard/results --out leaderboard` reads every result JSON,
 refuses to publish if any file is corrupt or violates the schema (naming each one), and writes
-`<out>/README.md`: an overview, then per suite and per modality one table with fixed columns and a stable
-order, mean ± std over seeds and the gain over the from-scratch twin. The output depends only on the result
-files, so rebuilding from the same files gives the same bytes.
+`<out>/README.md`: an overview, then per suite the reusability score, per modality one table with fixed columns
+and a stable order (mean ± std over n seeds, the gain over the from-scratch twin with its 95 % interval, the
+tier of each checkpoint among those separable from each other, the chosen configuration of the search, and
+marks for curves that had not flattened and scratch twins that learned nothing), then the analysis sections.
+The output depends only on the result files (every resampling seed is derived from names), so rebuilding from
+the same files gives the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from benchmark.report import plots, sections
-from benchmark.results.aggregate import Group, GroupKey, best_scores, group_results, scratch_twin
+from benchmark.results.aggregate import (
+    Group,
+    GroupKey,
+    ScoreReplicates,
+    compare,
+    group_results,
+    learned_something,
+    scratch_twin,
+    speed_up,
+    suite_replicates,
+)
 from benchmark.results.schema import CellResult, ResultFileError, SimilarityResult
 from benchmark.results.store import find_result_files, find_similarity_files, read_result, read_similarity
 from benchmark.specs.schema import ScoreWeights
 from benchmark.utils.atomic import atomic_write_text
 
-BOOTSTRAP_RESAMPLES = 200  # for the rank-agreement confidence intervals; fixed seed, so output is deterministic
+BOOTSTRAP_RESAMPLES = 500  # replicates of each group's mean score; seeds derived from names, so deterministic
 PROTOCOL_ORDER = {"finetune": 0, "linear_probe": 1}
 COLUMNS = (
     "Task",
     "Model",
     "Protocol",
-    "Score",
+    "Tier",
+    "Score (mean ± std)",
+    "Seeds",
     "Scratch",
-    "Gain",
+    "Gain [95 % CI]",
     "Chance",
     "Train s",
-    "To target s",
+    "Speed-up",
     "Params",
     "GFLOPs/ex",
-    "Seeds",
+    "Chosen config",
+    "Scratch config",
 )
+NOT_FLATTENED = " †"
+LEARNED_NOTHING = " ‡"
+CONFIG_NAMES = {"learning_rate": "lr", "weight_decay": "wd"}
 
 
 class LeaderboardError(Exception):
@@ -124,13 +144,18 @@ def render_markdown(
     lines = ["# Transfer benchmark leaderboard", "", _overview(results, suites), ""]
     for suite in suites:
         mine = [r for r in results if r.suite == suite]
+        suite_groups = {k: g for k, g in groups.items() if k.suite == suite}
+        replicates = suite_replicates(suite_groups, n_boot)
+        found = sections.ranking_tiers(suite_groups, replicates)
+        tiers = {(t.task, t.protocol): t for t in found}
         lines += [f"## Suite `{suite}`", ""]
         lines += sections.reusability_section(mine, suite, _score_weights(mine))
-        lines += _suite_tables({k: g for k, g in groups.items() if k.suite == suite})
-        lines += sections.prediction_section(mine, suite, n_boot=n_boot)
+        lines += _suite_tables(suite_groups, replicates, tiers)
+        lines += sections.separability_section(mine, suite, replicates, found)
+        lines += sections.prediction_section(mine, suite, replicates=replicates)
         lines += sections.similarity_section([s for s in similarities if s.suite == suite])
         lines += [f"![{name}]({name})" for name in (figures or {}).get(suite, [])] + [""]
-        lines += _unfinished({k: g for k, g in groups.items() if k.suite == suite})
+        lines += _unfinished(suite_groups)
     lines += _reading_guide()
     return "\n".join(lines).rstrip() + "\n"
 
@@ -155,37 +180,40 @@ def _overview(results: list[CellResult], suites: list[str]) -> str:
     return "\n".join(rows)
 
 
-def _suite_tables(groups: dict[GroupKey, Group]) -> list[str]:
-    """One results table per modality: pretrained rows with their scratch twin beside them."""
+def _suite_tables(groups: dict[GroupKey, Group], replicates: dict[GroupKey, ScoreReplicates], tiers: dict) -> list[str]:
+    """One results table per modality: pretrained rows with their scratch twin beside them, then the footnotes."""
     lines = ["### Results", ""]
-    best = best_scores(groups)
     for modality in sorted({k.modality for k in groups}):
         lines += [f"#### {modality}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        rows = [_row(g, groups, best) for k, g in groups.items() if k.modality == modality and k.init == "pretrained"]
+        mine = [g for k, g in groups.items() if k.modality == modality and k.init == "pretrained"]
+        rows = [_row(g, groups, replicates, tiers) for g in mine]
         lines += [row for _, row in sorted(rows, key=lambda item: item[0])]
-        lines.append("")
+        lines += ["", *_footnotes([g for k, g in groups.items() if k.modality == modality]), ""]
     return lines
 
 
-def _row(group: Group, groups: dict[GroupKey, Group], best: dict) -> tuple[tuple, str]:
+def _row(group: Group, groups: dict[GroupKey, Group], replicates, tiers: dict) -> tuple[tuple, str]:
     key = group.key
     twin = scratch_twin(groups, key)
-    target = best.get((key.suite, key.task))
-    gain = group.mean - twin.mean if group.mean is not None and twin and twin.mean is not None else None
-    to_target = group.time_to_target(target) if target is not None else None
+    entry = tiers.get((key.task, key.protocol))
+    tier = entry.tier.get(key.model) if entry else None
+    measured = speed_up(group, twin) if twin is not None else None
     cells = [
         key.task,
         key.model,
         key.protocol,
+        "—" if tier is None else str(tier),
         _score(group),
-        _score(twin) if twin else "—",
-        _signed(gain),
+        f"{len(group.scores)}/{len(group.results)}",
+        _score(twin, scratch=True) if twin else "—",
+        _gain(group, twin, replicates),
         _number(group.chance, 4),
         _number(group.mean_of("timing", "train_wall_s"), 1),
-        _number(to_target, 1) if to_target is not None else "not reached",
-        _count(group.mean_of("complexity", "params_total")),
+        sections.format_speed_up(measured.ratio if measured is not None else None),
+        sections.format_count(group.mean_of("complexity", "params_total")),
         _number(_giga(group.mean_of("complexity", "flops_per_example")), 3),
-        f"{len(group.scores)}/{len(group.results)}",
+        _config(group),
+        _config(twin) if twin else "—",
     ]
     order = (
         key.task,
@@ -194,6 +222,75 @@ def _row(group: Group, groups: dict[GroupKey, Group], best: dict) -> tuple[tuple
         key.model,
     )
     return order, "| " + " | ".join(cells) + " |"
+
+
+def _score(group: Group | None, scratch: bool = False) -> str:
+    """'0.8500 ± 0.0707', marked † when a seed's validation curve had not flattened and, for a scratch twin, ‡
+    when it learned nothing measurable on validation."""
+    if group is None or group.mean is None:
+        return "—"
+    marks = NOT_FLATTENED if group.unflattened else ""
+    marks += LEARNED_NOTHING if scratch and learned_something(group) is False else ""
+    return f"{group.mean:.4f} ± {group.std:.4f}{marks}"
+
+
+def _gain(group: Group, twin: Group | None, replicates) -> str:
+    if twin is None or group.mean is None or twin.mean is None:
+        return "—"
+    return sections.format_difference(compare(group, twin, replicates))
+
+
+def _config(group: Group) -> str:
+    """The search's chosen configuration ('lr 0.0003, wd 0.01'), with how many were tried and the spread of their
+    validation scores at the first rung; several choices over seeds are joined with ' / '."""
+    if not group.chosen_configs:
+        return "—"
+    chosen = " / ".join(
+        ", ".join(f"{CONFIG_NAMES.get(name, name)} {value:g}" for name, value in sorted(config.items()))
+        for config in group.chosen_configs
+    )
+    spread = group.search_spread
+    if spread is None:
+        return chosen
+    tried, width = spread
+    return f"{chosen} (of {tried}; val spread {width:.3f})" if math.isfinite(width) else f"{chosen} (of {tried})"
+
+
+def _footnotes(groups: list[Group]) -> list[str]:
+    """What the marks of a table mean, and plainly which scratch twins learned nothing measurable."""
+    notes = []
+    unflattened = [g for g in groups if g.unflattened]
+    if unflattened:
+        cells = ", ".join(
+            f"{sections.variant_label(g.key.model, g.key.init)} on {g.key.task} ({g.key.protocol}, "
+            f"{g.unflattened} of {len(g.ok)} seeds)"
+            for g in unflattened
+        )
+        notes.append(
+            f"- {NOT_FLATTENED.strip()} The validation curve had not flattened (the last quarter of the budget still "
+            f"gained more than the tolerance): a longer budget could change the score. {cells}."
+        )
+    scratch = [g for g in groups if g.key.init == "scratch"]
+    nothing = [g for g in scratch if learned_something(g) is False]
+    unknown = [g for g in scratch if learned_something(g) is None]
+    if nothing:
+        cells = ", ".join(
+            f"{g.key.model} on {g.key.task} ({g.key.protocol}: validation {g.validation_mean:.4f}, chance "
+            f"{g.chance:.4f}, tolerance {g.tolerance:.4f})"
+            for g in nothing
+        )
+        notes.append(
+            f"- {LEARNED_NOTHING.strip()} These scratch twins learned nothing measurable: their validation score is "
+            f"not above chance by more than the tolerance, so their gain measures nothing but chance. {cells}."
+        )
+    elif scratch and not unknown:
+        notes.append("- Every scratch twin scored above chance by more than the tolerance on validation.")
+    if unknown:
+        cells = ", ".join(f"{g.key.model} on {g.key.task} ({g.key.protocol})" for g in unknown)
+        notes.append(
+            f"- Scratch twins without a validation score or chance level (cannot tell what they learned): {cells}."
+        )
+    return notes
 
 
 def _unfinished(groups: dict[GroupKey, Group]) -> list[str]:
@@ -219,27 +316,24 @@ def _reading_guide() -> list[str]:
     return [
         "## How to read this",
         "",
-        "- **Score**: the task's main metric on its evaluation split after training, mean ± std over seeds.",
-        "- **Scratch**: the same architecture from random initialisation, trained with the identical budget; "
-        "**Gain** = Score − Scratch, the measured value of reuse.",
+        "- **Score**: the task's main metric on its test split, read once per final configuration and seed: mean ± "
+        "standard deviation over the finished seeds; **Seeds**: seeds that finished / seeds run (unfinished cells "
+        f"are listed with their reason). {NOT_FLATTENED.strip()}: a seed's validation curve had not flattened.",
+        "- **Tier**: checkpoints of a task and protocol in tier 1 are not separable from the best by more than the "
+        "seed and test-set spread; a new tier starts at the first checkpoint separable from its tier's leader.",
+        "- **Scratch**: the same architecture from random initialisation, searched and trained with the identical "
+        f"budget; {LEARNED_NOTHING.strip()}: it learned nothing measurable on validation. **Gain** = Score − "
+        "Scratch with a 95 % interval (paired bootstrap over seeds and test examples, or Welch over seeds).",
         "- **Chance**: the main metric of always predicting the training set's majority class.",
-        "- **Train s**: wall-clock training time (evaluation excluded); **To target s**: training time until the "
-        "first evaluation at or above 95 % of the best score any model reached on that task.",
+        "- **Train s**: wall-clock training time of the final run (evaluation excluded); **Speed-up**: the scratch "
+        "twin's training time to the validation quality all its seeds reached, over this model's time to the same "
+        "validation score ('never': not reached in every seed).",
         "- **Params** and **GFLOPs/ex**: the whole network's parameters and forward FLOPs per example at the "
         "task's input size (attention included; 1 multiply-add = 2 FLOPs).",
-        "- **Seeds**: seeds that finished / seeds run; unfinished cells are listed with their reason.",
+        "- **Chosen config**: the configuration the validation search chose, how many were tried and the spread of "
+        "their validation scores at the first rung (how much the choice mattered).",
         "",
     ]
-
-
-def _score(group: Group | None) -> str:
-    if group is None or group.mean is None:
-        return "—"
-    return f"{group.mean:.4f} ± {group.std:.4f}"
-
-
-def _signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.4f}"
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -248,12 +342,6 @@ def _number(value: float | None, digits: int) -> str:
 
 def _giga(value: float | None) -> float | None:
     return None if value is None else value / 1e9
-
-
-def _count(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value / 1e6:.2f}M" if value >= 1e5 else f"{int(value):,}"
 
 
 def main(argv: list[str] | None = None) -> int:

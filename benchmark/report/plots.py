@@ -18,12 +18,11 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from benchmark.estimators.reusability import CellSummary, reusability_scores
 from benchmark.report.sections import (
-    LINEAR_PROBE_SIGNAL,
-    PARAMS_SIGNAL,
+    BASELINE_SIGNALS,
     SCRATCH_SUFFIX,
-    SOURCE_SIGNAL,
     TaskSignals,
     finetune_summaries,
+    noise_floor,
     task_signals,
 )
 from benchmark.results.schema import CellResult, SimilarityResult
@@ -52,7 +51,8 @@ def _suites(results: list[CellResult]) -> list[str]:
 
 
 def similarity_heatmaps(similarities: list[SimilarityResult], out_dir: Path) -> list[Path]:
-    """One annotated heatmap per (suite, modality, method): `similarity_<suite>_<modality>_<method>.png`."""
+    """One annotated heatmap per (suite, modality, method): `similarity_<suite>_<modality>_<method>.png`; the noise
+    floor is in the title and off-diagonal distances within it are marked with '≈'."""
     paths = []
     for sim in sorted(similarities, key=lambda s: (s.suite, s.modality)):
         for method in sorted(sim.distances):
@@ -71,12 +71,16 @@ def _heatmap(sim: SimilarityResult, method: str) -> Figure:
     axes.set_yticks(ticks, sim.tasks, fontsize=FONT_SMALL)
     finite = matrix[np.isfinite(matrix)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    floor = noise_floor(sim, method)
     for (row, col), value in np.ndenumerate(matrix):
         text = f"{value:.3f}" if math.isfinite(value) else "n/a"
+        if floor is not None and row != col and math.isfinite(value) and value <= floor:
+            text += " ≈"
         colour = "white" if math.isfinite(value) and value > middle else "black"
         axes.text(col, row, text, ha="center", va="center", fontsize=FONT_SMALL, color=colour)
     figure.colorbar(image, ax=axes, label=f"{method} distance (smaller = more alike)")
-    axes.set_title(f"{sim.suite} · {sim.modality} · {method}\nencoder: {sim.encoder}", fontsize=9)
+    floor_text = "no noise floor recorded" if floor is None else f"noise floor {floor:.3f} (≈: within it)"
+    axes.set_title(f"{sim.suite} · {sim.modality} · {method}\nencoder: {sim.encoder}; {floor_text}", fontsize=8)
     return figure
 
 
@@ -92,7 +96,7 @@ def estimator_vs_finetune(results: list[CellResult], out_dir: Path) -> list[Path
     for suite in _suites(results):
         entries = task_signals(results, suite)
         names = list(dict.fromkeys(name for entry in entries for name in entry.signals))
-        estimators = [name for name in names if name not in (LINEAR_PROBE_SIGNAL, PARAMS_SIGNAL, SOURCE_SIGNAL)]
+        estimators = [name for name in names if name not in BASELINE_SIGNALS]
         if estimators and any(entry.finetune for entry in entries):
             paths.append(_save(_estimator_figure(suite, entries, estimators), out_dir, "estimators_vs_finetune", suite))
     return paths
@@ -129,9 +133,9 @@ def _estimator_points(entry: TaskSignals, estimator: str) -> list[tuple[str, flo
 
 def quality_vs_flops(results: list[CellResult], out_dir: Path) -> list[Path]:
     """Per suite, every fine-tuned variant (pretrained and scratch): x = forward GFLOPs per example (log, mean
-    over its tasks), y = mean normalised quality Q of `benchmark.estimators.reusability` with pretrained and scratch
-    variants in one field (chance = 0, the task's best variant = 1), with the Pareto front (no other variant
-    both cheaper and better). `quality_vs_flops_<suite>.png`."""
+    over its tasks), y = mean quality q of `benchmark.estimators.reusability` (chance = 0, the metric's ceiling = 1:
+    fixed references, so a point does not move when another variant is added), with the Pareto front (no other
+    variant both cheaper and better). `quality_vs_flops_<suite>.png`."""
     paths = []
     for suite in _suites(results):
         summaries, _ = finetune_summaries([r for r in results if r.suite == suite], suite)
@@ -141,7 +145,7 @@ def quality_vs_flops(results: list[CellResult], out_dir: Path) -> list[Path]:
 
 
 def _quality_figure(suite: str, summaries: list[CellSummary]) -> Figure:
-    quality = {score.model: score.quality for score in reusability_scores(summaries)}
+    quality = {score.model: score.absolute_quality for score in reusability_scores(summaries)}
     gflops = {
         label: statistics.fmean(c.flops_per_example for c in summaries if c.model == label) / 1e9 for label in quality
     }
@@ -169,7 +173,7 @@ def _quality_figure(suite: str, summaries: list[CellSummary]) -> Figure:
     axes.xaxis.set_major_formatter(plain)
     axes.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on a log axis
     axes.set_xlabel("forward GFLOPs per example (log scale)", fontsize=8)
-    axes.set_ylabel("mean normalised quality Q\n(0 = chance, 1 = best variant)", fontsize=8)
+    axes.set_ylabel("mean quality q\n(0 = chance, 1 = ceiling)", fontsize=8)
     axes.set_title(f"{suite}: quality vs compute (fine-tune)", fontsize=9)
     axes.tick_params(which="both", labelsize=FONT_SMALL)
     axes.legend(fontsize=FONT_SMALL)

@@ -1,23 +1,41 @@
-"""Analysis sections of the leaderboard: which checkpoint to reuse, which cheap signal foretold it, which tasks
-look alike.
+"""Analysis sections of the leaderboard: which checkpoint to reuse, which rankings survive the seed spread,
+which cheap signal foretold the fine-tuned ranking, which tasks look alike.
 
 Pure functions from result records to markdown lines, so the leaderboard stays a function of the result files:
-fixed column order, stable sorts (ties broken by name) and fixed float formatting make the same files give
-the same bytes. The maths lives in `benchmark.results.aggregate`, `benchmark.estimators.reusability` and
-`benchmark.estimators.rank_agreement`; this module only selects, pairs and formats.
+fixed column order, stable sorts (ties broken by name), seeds derived from names and fixed float formatting make
+the same files give the same bytes. The maths lives in `benchmark.results.aggregate` and
+`benchmark.estimators` (`reusability`, `resampling`, `rank_agreement`, `suite_agreement`); this module only
+selects, pairs and formats.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from scipy import stats
+import numpy as np
 
 from benchmark.estimators import reusability
-from benchmark.estimators.rank_agreement import MIN_ITEMS_FOR_CI, rank_agreement
+from benchmark.estimators.rank_agreement import (
+    MAX_EXACT_ITEMS,
+    MIN_ITEMS,
+    TaskAgreement,
+    against_replicates,
+    task_agreement,
+)
+from benchmark.estimators.resampling import EXAMPLE_RESAMPLING, Difference, tiers
 from benchmark.estimators.reusability import DEFAULT_WEIGHTS, CellSummary, ModelScore, reusability_scores
-from benchmark.results.aggregate import Group, best_scores, group_results
+from benchmark.estimators.suite_agreement import SuiteAgreement, Verdict, best_signal, suite_agreement
+from benchmark.results.aggregate import (
+    Group,
+    GroupKey,
+    ScoreReplicates,
+    compare,
+    group_results,
+    scratch_twin,
+    speed_up,
+    suite_replicates,
+)
 from benchmark.results.schema import CellResult, SimilarityResult
 from benchmark.specs.schema import ScoreWeights
 
@@ -26,10 +44,18 @@ ESTIMATOR_ORDER = ("logme", "h_score", "knn_loo_acc", "leep", "nce")
 LINEAR_PROBE_SIGNAL = "linear_probe_score"
 PARAMS_SIGNAL = "params_total"
 SOURCE_SIGNAL = "source_accuracy"
-POOLED = "all tasks (pooled)"
+BASELINE_SIGNALS = (LINEAR_PROBE_SIGNAL, PARAMS_SIGNAL, SOURCE_SIGNAL)
+GROUND_TRUTH = "ground truth, resampled"
+DEFAULT_RESAMPLES = 500
+ALL_PAIRS_UP_TO = 6  # models per (task, protocol) whose every pair is listed; beyond, neighbours in order only
+WITHIN_FLOOR = " ≈"
 SIMILARITY_METHODS = {
-    "bures": "class-conditional Bures-Wasserstein optimal-transport distance",
-    "task2vec": "Task2Vec cosine distance of Fisher embeddings",
+    "class_gaussian_ot": "optimal transport between class Gaussians, classes weighted by frequency "
+    "(W2 ground cost; the label-to-label part of OTDD)",
+    "random_probe_fisher": "normalised cosine distance of a fixed random probe layer's diagonal Fisher "
+    "(Task2Vec-like; not the published Task2Vec)",
+    "bures": "older files: optimal transport between class Gaussians with uniform class weights",
+    "task2vec": "older files: random untrained probe's Fisher, not the published Task2Vec",
 }
 
 
@@ -38,36 +64,40 @@ def variant_label(model: str, init: str) -> str:
     return model + (SCRATCH_SUFFIX if init == "scratch" else "")
 
 
+def _suite_groups(results: list[CellResult], suite: str) -> dict[GroupKey, Group]:
+    return {key: group for key, group in group_results(results).items() if key.suite == suite}
+
+
 # --- which checkpoint to reuse ---------------------------------------------------------------------------
 
 
 def finetune_summaries(results: list[CellResult], suite: str) -> tuple[list[CellSummary], list[str]]:
-    """One `CellSummary` per fine-tuned (variant, task) of `suite`, aggregated over seeds, and the variants
-    left out with the reason (no finished seed, or no chance level, FLOPs or parameter count recorded).
-
-    Scratch twins are labelled with `variant_label`. Time to target is measured against the best mean score
-    any model, init or protocol reached on the task (`benchmark.aggregate.best_scores`).
-    """
-    groups = {key: group for key, group in group_results(results).items() if key.suite == suite}
-    best = best_scores(groups)
+    """One `CellSummary` per fine-tuned (variant, task) of `suite`, means over seeds, and the variants left out
+    with the reason. A pretrained variant needs its scratch twin's score and validation curves on both sides (for
+    the speed-up); a scratch twin is its own reference (gain 0, speed-up 1). Scratch twins are labelled with
+    `variant_label`."""
+    groups = _suite_groups(results, suite)
     summaries, skipped = [], []
     for key, group in groups.items():
         if key.protocol != "finetune":
             continue
         label = variant_label(key.model, key.init)
-        missing = _missing_inputs(group)
+        twin = group if key.init == "scratch" else scratch_twin(groups, key)
+        missing = _missing_inputs(group, twin)
+        ratio = None if missing else _speed_up_ratio(group, twin)
+        if not missing and ratio is None:
+            missing = ["validation curves to compare with the scratch twin"]
         if missing:
             skipped.append(f"{label} on {key.task}: no {', '.join(missing)}")
             continue
-        train_s = group.mean_of("timing", "train_wall_s")
         summaries.append(
             CellSummary(
                 model=label,
                 task=key.task,
                 score=group.mean,
                 chance=group.chance,
-                time_to_target_s=group.time_to_target(best[(suite, key.task)]),
-                train_time_s=math.nan if train_s is None else train_s,
+                scratch_score=twin.mean,
+                speed_up=ratio,
                 flops_per_example=group.mean_of("complexity", "flops_per_example"),
                 params=round(group.mean_of("complexity", "params_total")),
             )
@@ -75,24 +105,33 @@ def finetune_summaries(results: list[CellResult], suite: str) -> tuple[list[Cell
     return summaries, skipped
 
 
-def _missing_inputs(group: Group) -> list[str]:
-    """What a group lacks to be scored: a finished seed, a chance level, positive FLOPs and parameter counts."""
+def _speed_up_ratio(group: Group, twin: Group) -> float | None:
+    """1 for a scratch twin (its own reference), else the measured speed-up; None without validation curves."""
+    if group is twin:
+        return 1.0
+    measured = speed_up(group, twin)
+    return None if measured is None else measured.ratio
+
+
+def _missing_inputs(group: Group, twin: Group | None) -> list[str]:
+    """What a group lacks to be scored: a finished seed, a chance level below the ceiling, positive FLOPs and
+    parameter counts, and a scratch twin with a score."""
     if group.mean is None:
         return ["finished seed"]
     flops, params = group.mean_of("complexity", "flops_per_example"), group.mean_of("complexity", "params_total")
-    missing = ["chance level"] if group.chance is None else []
+    missing = [] if group.chance is not None and group.chance < reusability.QUALITY_CEILING else ["chance level"]
     missing += ["FLOPs"] if flops is None or flops <= 0 else []
-    return missing + (["parameter count"] if params is None or params <= 0 else [])
+    missing += ["parameter count"] if params is None or params <= 0 else []
+    return missing + (["scratch twin score"] if twin is None or twin.mean is None else [])
 
 
 def reusability_section(results: list[CellResult], suite: str, weights: ScoreWeights = DEFAULT_WEIGHTS) -> list[str]:
-    """Composite reusability ranking of the suite's pretrained checkpoints, one table per modality.
+    """Composite reusability score of the suite's pretrained checkpoints, one table per modality.
 
-    Only pretrained fine-tune cells are ranked: the question is which checkpoint to reuse. Each scratch twin
-    is shown below the ranking as an unranked reference row, scored as one extra candidate against the
-    pretrained field (pretrained cells plus that twin's), so the twins never change the pretrained scores
-    and the row shows where training from scratch would have landed. Models from different modalities share
-    no task, so each modality gets its own table.
+    Every part is measured against fixed references (`benchmark.estimators.reusability`), so a model's row does
+    not depend on which other models are in the suite. Scratch twins are shown below as unranked reference rows
+    (gain 0 and speed-up 1 by definition). Models from different modalities share no task, so each modality gets
+    its own table.
     """
     mine = [r for r in results if r.suite == suite]
     lines = ["### Which checkpoint to reuse", "", *_formula_lines(weights), ""]
@@ -107,18 +146,27 @@ def _formula_lines(weights: ScoreWeights) -> list[str]:
     """The composite's formula, quoted from `benchmark.estimators.reusability`'s docstring, and the weights used."""
     formula = [line[4:] for line in (reusability.__doc__ or "").splitlines() if line.startswith("    ")]
     return [
-        "Composite reusability score of each pretrained checkpoint (fine-tune protocol, mean over seeds). For every "
-        "task t, over the models m fine-tuned on it:",
+        "Composite reusability score of each pretrained checkpoint (fine-tune protocol, means over seeds). For "
+        "every task t the model was fine-tuned on:",
         "",
         "```text",
         *formula,
         "```",
         "",
-        f"Q, E_t and E_c are the parts averaged over the model's tasks. Weights used: w_q = {weights.quality:.2f}, "
-        f"w_t = {weights.training_efficiency:.2f}, w_c = {weights.complexity_efficiency:.2f}. Time to target: first "
-        "evaluation at or above 95 % of the best mean score any model, init or protocol reached on the task. "
-        "Rows ranked `ref` are scratch twins, each scored against the pretrained field; they are not ranked.",
+        f"Weights used: w_q = {weights.quality:.2f}, w_t = {weights.training_efficiency:.2f}, "
+        f"w_c = {weights.complexity_efficiency:.2f}. T_scratch is the scratch twin's training time until its "
+        "validation curve reaches the quality every one of its seeds reached; T_m the model's time to that same "
+        "validation score. Every part uses fixed references (chance, the ceiling, the model's own scratch twin, "
+        "absolute FLOPs), so adding or removing a model changes no other row. Parameters are shown, not scored "
+        "(they move with FLOPs). The order is by composite; which score differences exceed the seed spread is "
+        "in the tiers below. Rows marked `ref` are scratch twins (g = 0, s = 1 by definition), not ranked.",
     ]
+
+
+SCORE_HEADER = (
+    "| Rank | Model | Composite | Q | q (quality) | g (gain) | E_t | Speed-up s (median) | E_c | GFLOPs/ex | "
+    "Params | Tasks |"
+)
 
 
 def _ranking_table(summaries: list[CellSummary], weights: ScoreWeights) -> list[str]:
@@ -127,25 +175,138 @@ def _ranking_table(summaries: list[CellSummary], weights: ScoreWeights) -> list[
     if not pretrained:
         return ["No finished pretrained fine-tune cell to rank."]
     rows = [_score_row(str(rank), score) for rank, score in enumerate(reusability_scores(pretrained, weights), 1)]
-    rows += [_score_row("ref", score) for score in scratch_reference_scores(summaries, weights)]
-    header = "| Rank | Model | Composite | Quality Q | Training eff. E_t | Complexity eff. E_c | Tasks |"
-    return [header, "|---|---|---|---|---|---|---|", *rows]
-
-
-def scratch_reference_scores(summaries: list[CellSummary], weights: ScoreWeights = DEFAULT_WEIGHTS) -> list[ModelScore]:
-    """Each scratch twin's score against the pretrained field plus itself, best first, ties by name."""
-    pretrained = [c for c in summaries if not c.model.endswith(SCRATCH_SUFFIX)]
-    twins = sorted({c.model for c in summaries if c.model.endswith(SCRATCH_SUFFIX)})
-    scores = []
-    for twin in twins:
-        field = pretrained + [c for c in summaries if c.model == twin]
-        scores += [s for s in reusability_scores(field, weights) if s.model == twin]
-    return sorted(scores, key=lambda s: (-s.composite, s.model))
+    twins = [c for c in summaries if c.model.endswith(SCRATCH_SUFFIX)]
+    rows += [_score_row("ref", score) for score in reusability_scores(twins, weights)]
+    return [SCORE_HEADER, "|" + "---|" * (SCORE_HEADER.count(" | ") + 1), *rows]
 
 
 def _score_row(rank: str, score: ModelScore) -> str:
-    parts = (score.composite, score.quality, score.training_efficiency, score.complexity_efficiency)
-    return f"| {rank} | {score.model} | " + " | ".join(f"{v:.3f}" for v in parts) + f" | {score.n_tasks} |"
+    parts = [score.composite, score.quality, score.absolute_quality]
+    cells = [rank, score.model, *(f"{v:.3f}" for v in parts), f"{score.gain:+.3f}", f"{score.training_efficiency:.3f}"]
+    cells += [format_speed_up(score.speed_up), f"{score.complexity_efficiency:.3f}"]
+    cells += [f"{score.flops_per_example / 1e9:.3f}", format_count(score.params), str(score.n_tasks)]
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_speed_up(ratio: float | None) -> str:
+    """'×2.50'; 'never' when the scratch twin's quality was not reached; '—' when not measured."""
+    if ratio is None:
+        return "—"
+    if ratio == 0:
+        return "never"
+    return "instant" if math.isinf(ratio) else f"×{ratio:.2f}"
+
+
+def format_count(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.2f}M" if value >= 1e5 else f"{int(value):,}"
+
+
+# --- rankings that survive another machine ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskTiers:
+    """The pretrained checkpoints of one (task, protocol), best mean first, their tiers, and the pair tests shown:
+    every pair up to `ALL_PAIRS_UP_TO` checkpoints, neighbours in order beyond (``listed``, in display order)."""
+
+    task: str
+    protocol: str
+    ordered: list[str]
+    tier: dict[str, int]
+    pairs: dict[tuple[str, str], Difference] = field(default_factory=dict)
+
+    @property
+    def listed(self) -> list[tuple[str, str]]:
+        if len(self.ordered) <= ALL_PAIRS_UP_TO:
+            return [(a, b) for i, a in enumerate(self.ordered) for b in self.ordered[i + 1 :]]
+        return list(zip(self.ordered, self.ordered[1:], strict=False))
+
+
+def ranking_tiers(groups: dict[GroupKey, Group], replicates: dict[GroupKey, ScoreReplicates]) -> list[TaskTiers]:
+    """Per (suite, task, protocol), the pretrained checkpoints' tiers: a checkpoint opens a new tier only when it
+    is separable from the leader of the tier above (`benchmark.results.aggregate.compare`). Only the pairs the
+    tiers and the listing need are tested. Ordered by task, then protocol."""
+    by_slot: dict[tuple[str, str], list[Group]] = {}
+    for key, group in groups.items():
+        if key.init == "pretrained" and group.mean is not None:
+            by_slot.setdefault((key.task, key.protocol), []).append(group)
+    result = []
+    for (task, protocol), members in sorted(by_slot.items()):
+        members.sort(key=lambda g: (-g.mean, g.key.model))
+        by_model = {g.key.model: g for g in members}
+        pairs: dict[tuple[str, str], Difference] = {}
+
+        def tested(a: str, b: str, by_model=by_model, pairs=pairs) -> Difference:
+            if (a, b) not in pairs:
+                pairs[a, b] = compare(by_model[a], by_model[b], replicates)
+            return pairs[a, b]
+
+        ordered = list(by_model)
+        entry = TaskTiers(task, protocol, ordered, tiers(ordered, lambda a, b: tested(a, b).separable), pairs)
+        for a, b in entry.listed:
+            tested(a, b)
+        result.append(entry)
+    return result
+
+
+def separability_section(
+    results: list[CellResult],
+    suite: str,
+    replicates: dict[GroupKey, ScoreReplicates] | None = None,
+    found: list[TaskTiers] | None = None,
+) -> list[str]:
+    """ "Rankings that survive another machine": for each task and protocol, the checkpoints' tiers and the pair
+    tests behind them. ``found`` (from `ranking_tiers`) and ``replicates`` are computed when not given."""
+    if found is None:
+        groups = _suite_groups(results, suite)
+        replicates = replicates if replicates is not None else suite_replicates(groups, DEFAULT_RESAMPLES)
+        found = ranking_tiers(groups, replicates)
+    lines = ["### Rankings that survive another machine", "", *_separability_intro(), ""]
+    if not found:
+        return lines + ["No pretrained checkpoint has a finished seed yet.", ""]
+    rows = []
+    for entry in found:
+        lines.append(f"- **{entry.task}**, {entry.protocol}: {_tier_sentence(entry)}")
+        rows += [_pair_row(entry, pair, entry.pairs[pair]) for pair in entry.listed]
+    if not rows:
+        return lines + ["", "No task has two checkpoints under one protocol: there is no pair to test.", ""]
+    header = ["| Task | Protocol | Pair | Difference [95 % CI] | How | Separable |", "|---|---|---|---|---|---|"]
+    return lines + ["", *header, *rows, ""]
+
+
+def _separability_intro() -> list[str]:
+    return [
+        "Two checkpoints are ranked apart only when the difference of their mean test scores is larger than what "
+        "rerunning would move: the 95 % interval of the difference excludes zero. The interval comes from a "
+        "paired bootstrap over seeds and test examples (each final run's per-example predictions; example "
+        "resamples shared by both models), or, where predictions are missing, from Welch's t interval over "
+        "seeds. A tier is a checkpoint and everything below it that is not separable from it; tiers are ordered, "
+        "checkpoints within a tier are not.",
+    ]
+
+
+def _tier_sentence(entry: TaskTiers) -> str:
+    members: dict[int, list[str]] = {}
+    for model in entry.ordered:
+        members.setdefault(entry.tier[model], []).append(f"`{model}`")
+    if len(members) == 1 and len(entry.ordered) > 1:
+        return "no pair is separable: " + ", ".join(members[1]) + " form one tier."
+    return "; ".join(f"tier {tier}: {', '.join(names)}" for tier, names in sorted(members.items())) + "."
+
+
+def _pair_row(entry: TaskTiers, pair: tuple[str, str], difference: Difference) -> str:
+    verdict = {True: "yes", False: "no", None: "cannot tell (one seed, no predictions)"}[difference.separable]
+    cells = [entry.task, entry.protocol, f"{pair[0]} − {pair[1]}", format_difference(difference)]
+    return "| " + " | ".join(cells + [difference.method, verdict]) + " |"
+
+
+def format_difference(difference: Difference) -> str:
+    """'+0.0300 [+0.0100, +0.0500]', or the estimate alone with '[no interval]'."""
+    if not math.isfinite(difference.low):
+        return f"{difference.estimate:+.4f} [no interval]"
+    return f"{difference.estimate:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
 
 
 # --- which cheap signal predicted reuse ------------------------------------------------------------------
@@ -153,34 +314,46 @@ def _score_row(rank: str, score: ModelScore) -> str:
 
 @dataclass(frozen=True)
 class TaskSignals:
-    """For one task, the pretrained models' mean fine-tuned score and each cheap signal's value per model."""
+    """For one task, the pretrained models' mean fine-tuned score, bootstrap replicates of it, and each cheap
+    signal's value per model."""
 
     task: str
     finetune: dict[str, float]
     signals: dict[str, dict[str, float]]
+    truth_replicates: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def task_signals(results: list[CellResult], suite: str) -> list[TaskSignals]:
+def task_signals(
+    results: list[CellResult], suite: str, replicates: dict[GroupKey, ScoreReplicates] | None = None
+) -> list[TaskSignals]:
     """Per task of `suite` (sorted): fine-tuned scores and cheap signals of the pretrained models, means over
-    finished seeds.
+    finished seeds, with the fine-tuned scores' replicates when given (and only where they measure noise: test
+    examples resampled, or two or more seeds).
 
     Signals, in this order: the transferability estimators of the linear-probe cells (`ESTIMATOR_ORDER`, then
-    any other name alphabetically), the linear-probe score, the parameter count (more = better) and, when any
-    model spec declares `source_accuracy`, that. A signal recorded for no model of a task is omitted.
+    any other name alphabetically), the linear-probe score, the parameter count (more = better) and, when a
+    model spec declares it, `source_accuracy` (the checkpoint's published accuracy on its pretraining task). A
+    signal recorded for no model of a task is omitted.
     """
     mine = [r for r in results if r.suite == suite and r.init == "pretrained"]
-    groups = group_results(mine)
     source = _source_accuracy(mine)
     per_task: dict[str, TaskSignals] = {}
-    for key, group in groups.items():
-        entry = per_task.setdefault(key.task, TaskSignals(key.task, {}, {}))
+    for key, group in group_results(mine).items():
+        entry = per_task.setdefault(key.task, TaskSignals(key.task, {}, {}, {}))
         for name, value in _group_signals(group).items():
             entry.signals.setdefault(name, {})[key.model] = value
         if key.protocol == "finetune" and group.mean is not None:
             entry.finetune[key.model] = group.mean
+            if replicates is not None and key in replicates and _noise_measured(group, replicates[key]):
+                entry.truth_replicates[key.model] = replicates[key].values
             if key.model in source:
                 entry.signals.setdefault(SOURCE_SIGNAL, {})[key.model] = source[key.model]
     return [_ordered(per_task[task]) for task in sorted(per_task)]
+
+
+def _noise_measured(group: Group, replicates: ScoreReplicates) -> bool:
+    """Replicates say something about noise only over test examples or over two or more seeds."""
+    return replicates.method == EXAMPLE_RESAMPLING or len(group.scores) >= 2
 
 
 def _group_signals(group: Group) -> dict[str, float]:
@@ -206,105 +379,160 @@ def _source_accuracy(results: list[CellResult]) -> dict[str, float]:
 
 def _ordered(entry: TaskSignals) -> TaskSignals:
     estimators = [n for n in ESTIMATOR_ORDER if n in entry.signals]
-    fixed = set(ESTIMATOR_ORDER) | {LINEAR_PROBE_SIGNAL, PARAMS_SIGNAL, SOURCE_SIGNAL}
-    extra = sorted(n for n in entry.signals if n not in fixed)
-    tail = [n for n in (LINEAR_PROBE_SIGNAL, PARAMS_SIGNAL, SOURCE_SIGNAL) if n in entry.signals]
-    return TaskSignals(entry.task, entry.finetune, {n: entry.signals[n] for n in estimators + extra + tail})
+    extra = sorted(n for n in entry.signals if n not in set(ESTIMATOR_ORDER) | set(BASELINE_SIGNALS))
+    tail = [n for n in BASELINE_SIGNALS if n in entry.signals]
+    signals = {n: entry.signals[n] for n in estimators + extra + tail}
+    return TaskSignals(entry.task, entry.finetune, signals, entry.truth_replicates)
 
 
-def within_task_ranks(values: dict[str, float]) -> dict[str, float]:
-    """Ranks scaled to [0, 1] (lowest 0, highest 1, ties share their average rank); needs two or more values."""
-    models = sorted(values)
-    ranks = stats.rankdata([values[m] for m in models])
-    return {m: float((r - 1) / (len(models) - 1)) for m, r in zip(models, ranks, strict=True)}
+def prediction_section(
+    results: list[CellResult],
+    suite: str,
+    n_boot: int = DEFAULT_RESAMPLES,
+    replicates: dict[GroupKey, ScoreReplicates] | None = None,
+) -> list[str]:
+    """ "Which cheap signal predicted reuse": per task, Kendall and weighted tau between each signal and the
+    fine-tuned score with exact permutation p-values and their range under ground-truth noise, the truth's
+    agreement with itself; then the mean over tasks of per-task weighted tau and which signal, if any, is best.
 
-
-def pooled_agreement(entries: list[TaskSignals], signal: str, n_boot: int = 1000) -> tuple[dict[str, float], int]:
-    """Rank agreement of `signal` with the fine-tuned score pooled over tasks, and the number of tasks used.
-
-    Within each task, both sides become `within_task_ranks` of the models scored on both (tasks with fewer
-    than two such models add nothing); the (task, model) items are then pooled into one `rank_agreement`,
-    whose bootstrap resamples (task, model) items. Ranking first removes each task's scale (LogME of one
-    task is not comparable with another's), so the pooled tau is +1 when every task is ordered right and -1
-    when every task is ordered backwards; pairs across tasks count as well, comparing standings.
+    `replicates` are the fine-tuned groups' score replicates (`benchmark.results.aggregate.suite_replicates`),
+    computed with `n_boot` resamples when not given.
     """
-    pred, true, tasks = {}, {}, 0
-    for entry in entries:
-        values = entry.signals.get(signal, {})
-        common = [m for m in values if m in entry.finetune and math.isfinite(values[m] + entry.finetune[m])]
-        if len(common) < 2:
-            continue
-        tasks += 1
-        pred.update({f"{entry.task}/{m}": r for m, r in within_task_ranks({m: values[m] for m in common}).items()})
-        true.update(
-            {f"{entry.task}/{m}": r for m, r in within_task_ranks({m: entry.finetune[m] for m in common}).items()}
-        )
-    return rank_agreement(pred, true, n_boot=n_boot), tasks
-
-
-def prediction_section(results: list[CellResult], suite: str, n_boot: int = 1000) -> list[str]:
-    """The "which cheap signal predicted reuse" section: Kendall and weighted tau, with bootstrap 95 % intervals,
-    between each signal and the fine-tuned score of the same pretrained models, per task and pooled over the suite.
-
-    n is printed beside every tau; below `MIN_ITEMS_FOR_CI` models a tau says nothing and prints
-    "n/a (n<3)", and an undefined tau (a constant side) prints "n/a (tied)". The pooled row ranks within
-    each task and pools the (task, model) items (`pooled_agreement`). `n_boot` bootstrap resamples per
-    interval, all computed at once from draw counts (`benchmark.estimators.rank_agreement`).
-    """
-    entries = task_signals(results, suite)
+    if replicates is None:
+        replicates = suite_replicates(_suite_groups(results, suite), n_boot)
+    entries = task_signals(results, suite, replicates)
     signals = list(dict.fromkeys(name for entry in entries for name in entry.signals))
     lines = ["### Which cheap signal predicted reuse", "", *_prediction_intro(), ""]
     if not signals or not any(entry.finetune for entry in entries):
         return lines + ["No pretrained model has both a fine-tune result and a cheap signal yet.", ""]
-    rows, pooled = [], {}
+    per_signal: dict[str, dict[str, TaskAgreement]] = {signal: {} for signal in signals}
+    rows = []
     for entry in entries:
-        for signal in entry.signals:
-            agreement = rank_agreement(entry.signals[signal], entry.finetune, n_boot=n_boot)
-            rows.append(_agreement_row(entry.task, signal, agreement, f"{agreement['n']}"))
-    for signal in signals:
-        agreement, tasks = pooled_agreement(entries, signal, n_boot=n_boot)
-        pooled[signal] = agreement
-        rows.append(_agreement_row(POOLED, signal, agreement, f"{agreement['n']} in {tasks} task(s)"))
-    header = ["| Task | Signal | n | Kendall τ [95 % CI] | Weighted τ [95 % CI] |", "|---|---|---|---|---|"]
-    return lines + header + rows + ["", _best_signal_sentence(pooled), ""]
+        for signal, values in entry.signals.items():
+            per_signal[signal][entry.task] = task_agreement(values, entry.finetune, entry.truth_replicates)
+        if len(entry.finetune) < MIN_ITEMS:  # nothing to rank on this task, whatever the signal
+            cells = [entry.task, "every signal", str(len(entry.finetune)), *[f"n/a (n<{MIN_ITEMS})"] * 2, "—"]
+            rows.append("| " + " | ".join(cells) + " |")
+            continue
+        rows += [_agreement_row(entry.task, f"`{s}`", per_signal[s][entry.task]) for s in entry.signals]
+        rows.append(_ground_truth_row(entry))
+    header = [
+        "| Task | Signal | n | Kendall τ (p) | Weighted τ (p) | Weighted τ under ground-truth noise [95 %] |",
+        "|---|---|---|---|---|---|",
+    ]
+    suite_rows = [suite_agreement(signal, per_signal[signal]) for signal in signals]
+    lines += header + rows + ["", *_suite_table(suite_rows), "", _verdict_sentence(best_signal(suite_rows)), ""]
+    return lines
 
 
 def _prediction_intro() -> list[str]:
     return [
         "Rank agreement between a cheap signal, measured on the pretrained model before or without fine-tuning, "
-        "and the model's fine-tuned main metric on the same task (both means over seeds; higher = better on both "
+        "and the model's fine-tuned main metric on the same task (means over seeds; higher = better on both "
         "sides). Signals: the transferability estimators of the linear-probe cells, the linear-probe score, "
-        f"`{PARAMS_SIGNAL}` (naive baseline: more parameters = better) and `{SOURCE_SIGNAL}` where declared. "
-        "n is the number of models compared; the pooled rows rank the models within each task and pool the "
-        "(task, model) items. With two or three models per task a tau is coarse: read n and the interval.",
+        f"`{PARAMS_SIGNAL}` (naive baseline: more parameters = better) and `{SOURCE_SIGNAL}` (the checkpoint's "
+        "published accuracy on its pretraining task) where declared. p is the one-sided permutation p-value: the "
+        f"share of all orderings of the n models (Monte Carlo beyond {MAX_EXACT_ITEMS} models, marked ≈) that agree "
+        "at least as "
+        "well; three models can never reach p < 1/6. The last column is the weighted τ against bootstrap "
+        "replicates of the fine-tuned scores (seeds and test examples), and the "
+        f"`{GROUND_TRUTH}` row is the measured ranking against its own replicates: a ceiling set by the noise.",
     ]
 
 
-def _agreement_row(task: str, signal: str, agreement: dict[str, float], n: str) -> str:
-    cells = [task, f"`{signal}`", n, _tau(agreement, "kendall_tau"), _tau(agreement, "weighted_tau")]
-    return "| " + " | ".join(cells) + " |"
+def _agreement_row(task: str, signal: str, agreement: TaskAgreement) -> str:
+    cells = [task, signal, str(agreement.n)]
+    if agreement.n < MIN_ITEMS:
+        return "| " + " | ".join(cells + [f"n/a (n<{MIN_ITEMS})"] * 2 + ["—"]) + " |"
+    taus = [
+        _tau_with_p(agreement.kendall_tau, agreement.kendall_p, agreement.exact),
+        _tau_with_p(agreement.weighted_tau, agreement.weighted_p, agreement.exact),
+    ]
+    noise = _interval(agreement.weighted_noise) if math.isfinite(agreement.weighted_tau) else "—"
+    return "| " + " | ".join(cells + taus + [noise]) + " |"
 
 
-def _tau(agreement: dict[str, float], name: str) -> str:
-    """'0.333 [-0.333, 1.000]', or why there is no number."""
-    if agreement["n"] < MIN_ITEMS_FOR_CI:
-        return f"n/a (n<{MIN_ITEMS_FOR_CI})"
-    if not math.isfinite(agreement[name]):
+def _tau_with_p(tau: float, p: float, exact: bool) -> str:
+    if not math.isfinite(tau):
         return "n/a (tied)"
-    low, high = agreement[f"{name}_low"], agreement[f"{name}_high"]
-    interval = f"[{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else "[n/a]"
-    return f"{agreement[name]:.3f} {interval}"
+    return f"{tau:.3f} ({format_p(p, exact)})"
 
 
-def _best_signal_sentence(pooled: dict[str, dict[str, float]]) -> str:
-    """The signal with the highest pooled Kendall tau (first in signal order on a tie)."""
-    usable = {s: a for s, a in pooled.items() if a["n"] >= MIN_ITEMS_FOR_CI and math.isfinite(a["kendall_tau"])}
-    if not usable:
-        return f"No signal has a defined pooled tau yet (needs {MIN_ITEMS_FOR_CI} or more items, not all tied)."
-    best = max(usable, key=lambda s: usable[s]["kendall_tau"])
+def format_p(p: float, exact: bool = True) -> str:
+    """'p=0.167'; Monte Carlo values as 'p≈0.012'; below 0.001 as 'p<0.001'."""
+    if not math.isfinite(p):
+        return "p n/a"
+    if p < 0.001:
+        return "p<0.001"
+    return f"p{'=' if exact else '≈'}{p:.3f}"
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    low, high = bounds
+    return f"[{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else "[n/a]"
+
+
+def _ground_truth_row(entry: TaskSignals) -> str:
+    """The fine-tuned ranking's weighted tau against its own replicates: median and 95 % interval."""
+    models = sorted(m for m in entry.finetune if m in entry.truth_replicates)
+    cells = [entry.task, GROUND_TRUTH, str(len(models)), "—", "—"]
+    if len(models) < MIN_ITEMS or len(models) < len(entry.finetune):
+        return "| " + " | ".join(cells + ["—"]) + " |"
+    truth = np.array([entry.finetune[m] for m in models])
+    values = against_replicates(truth, np.stack([entry.truth_replicates[m] for m in models], axis=1))["weighted_tau"]
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "| " + " | ".join(cells + ["n/a (tied)"]) + " |"
+    low, high = np.quantile(finite, [0.025, 0.975])
+    return "| " + " | ".join(cells + [f"median {np.median(finite):.3f} [{low:.3f}, {high:.3f}]"]) + " |"
+
+
+def _suite_table(rows: list[SuiteAgreement]) -> list[str]:
+    header = [
+        "**Over the suite** (mean over tasks of per-task weighted τ; tasks with fewer than "
+        f"{MIN_ITEMS} models, or a constant side, are left out and counted):",
+        "",
+        "| Signal | Mean weighted τ | Tasks | Models per task | Left out: <3 models / tied | p (random orderings) "
+        "| Under ground-truth noise [95 %] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    body = []
+    for row in rows:
+        counts = sorted(row.models_per_task.values())
+        models = "—" if not counts else str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}–{counts[-1]}"
+        mean = f"{row.mean_weighted_tau:.3f}" if math.isfinite(row.mean_weighted_tau) else "n/a"
+        cells = [f"`{row.signal}`", mean, str(row.n_tasks), models, f"{row.too_few_models} / {row.undefined}"]
+        cells += [format_p(row.p_value, exact=False) if math.isfinite(row.p_value) else "—", _interval(row.noise)]
+        body.append("| " + " | ".join(cells) + " |")
+    return header + body
+
+
+def _verdict_sentence(verdict: Verdict | None) -> str:
+    """Name a best signal only when it is separated from every other; otherwise report the tie."""
+    if verdict is None:
+        return f"No signal has a defined mean weighted τ yet (needs a task with {MIN_ITEMS} or more models)."
+    leader = verdict.leader
+    chance = (
+        f"against random orderings {format_p(leader.p_value, exact=False)}"
+        if math.isfinite(leader.p_value)
+        else "no p-value"
+    )
+    summary = f"`{leader.signal}` has the highest mean weighted τ ({leader.mean_weighted_tau:.3f} over "
+    summary += f"{leader.n_tasks} task(s); {chance})"
+    if not verdict.comparisons:
+        return summary + "; it is the only signal with a defined value, so there is nothing to separate it from."
+    if verdict.best is not None:
+        return summary + ", and is separated from every other signal (sign-flip test over tasks, p < 0.05): best."
+    tied = [c for c in verdict.comparisons if not c.separated]
+    details = ", ".join(
+        f"`{c.other}` ({format_p(c.p_value)} over {c.common_tasks} common task(s))"
+        if math.isfinite(c.p_value)
+        else f"`{c.other}` (no common task)"
+        for c in tied
+    )
     return (
-        f"Highest pooled Kendall τ: `{best}` ({usable[best]['kendall_tau']:.3f} over {usable[best]['n']} "
-        "(task, model) items)."
+        summary + f", but it is tied with {details}: the sign-flip test over tasks does not separate them at 5 % "
+        "(with T tasks the smallest possible p is 2^-T). No single best signal."
     )
 
 
@@ -312,8 +540,9 @@ def _best_signal_sentence(pooled: dict[str, dict[str, float]]) -> str:
 
 
 def similarity_section(similarities: list[SimilarityResult]) -> list[str]:
-    """Every task-to-task distance matrix as a table (3 decimals), per modality and method, naming the encoder;
-    each followed by one sentence per task naming its nearest other task; then source-to-target distances."""
+    """Every task-to-task distance matrix as a table (3 decimals) with each task's split-half distance and the
+    modality's noise floor beside it, distances within the floor marked; the nearest-task sentences that the
+    floor allows; then source-to-target distances."""
     lines = ["### Which tasks look alike", ""]
     if not similarities:
         return lines + ["No similarity file yet.", ""]
@@ -322,14 +551,23 @@ def similarity_section(similarities: list[SimilarityResult]) -> list[str]:
             f"#### {sim.modality} (suite `{sim.suite}`)",
             "",
             f"Distances in the feature space of the fixed encoder `{sim.encoder}` (0 = same task, smaller = more "
-            "alike).",
+            "alike). *Split-half* is each task's distance between two random class-stratified halves of itself; "
+            f"the noise floor is the largest of them, and distances at or below it are marked{WITHIN_FLOOR}: "
+            "resampling one task already moves it that far.",
             "",
         ]
         for method in sorted(sim.distances):
-            lines += [f"**{_method_name(method)}**", "", *_matrix_table(sim.tasks, sim.distances[method]), ""]
-            lines += [*_nearest_sentences(sim.tasks, sim.distances[method]), ""]
+            floor = noise_floor(sim, method)
+            lines += [f"**{_method_name(method)}**", "", *_matrix_table(sim, method, floor), ""]
+            lines += [_floor_sentence(floor), *_nearest_sentences(sim.tasks, sim.distances[method], floor), ""]
         lines += _source_tables(sim)
     return lines
+
+
+def noise_floor(sim: SimilarityResult, method: str) -> float | None:
+    """The largest finite split-half distance of a method; None when none was recorded."""
+    values = [v for v in sim.split_half.get(method, []) if v is not None and math.isfinite(v)]
+    return max(values) if values else None
 
 
 def _method_name(method: str) -> str:
@@ -337,37 +575,68 @@ def _method_name(method: str) -> str:
     return f"{method}: {description}" if description else method
 
 
-def _matrix_table(tasks: list[str], matrix: list[list[float]]) -> list[str]:
-    rows = [
-        f"| {task} | " + " | ".join(_distance(v) for v in row) + " |" for task, row in zip(tasks, matrix, strict=True)
-    ]
-    return ["| Task | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks), *rows]
+def _matrix_table(sim: SimilarityResult, method: str, floor: float | None) -> list[str]:
+    matrix, halves = sim.distances[method], sim.split_half.get(method)
+    rows = []
+    for i, (task, row) in enumerate(zip(sim.tasks, matrix, strict=True)):
+        cells = [_distance(v, floor if j != i else None) for j, v in enumerate(row)]
+        half = _distance(halves[i]) if halves else "—"
+        rows.append(f"| {task} | " + " | ".join(cells) + f" | {half} |")
+    return ["| Task | " + " | ".join(sim.tasks) + " | Split-half |", "|---|" + "---|" * (len(sim.tasks) + 1), *rows]
 
 
-def _distance(value: float | None) -> str:
-    """3 decimals; '—' for a pair not measured, 'n/a' for a measurement that came out undefined."""
+def _distance(value: float | None, floor: float | None = None) -> str:
+    """3 decimals, marked when within the noise floor; '—' for a pair not measured, 'n/a' when undefined."""
     if value is None:
         return "—"
-    return f"{value:.3f}" if math.isfinite(value) else "n/a"
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:.3f}" + (WITHIN_FLOOR if floor is not None and value <= floor else "")
 
 
-def nearest_tasks(tasks: list[str], matrix: list[list[float]]) -> dict[str, tuple[str, float] | None]:
-    """Each task's nearest other task and its distance (first in task order on a tie); None without one."""
-    nearest = {}
+def _floor_sentence(floor: float | None) -> str:
+    if floor is None:
+        return "- No split-half distances recorded: these distances have no noise floor and cannot be judged."
+    return f"- Noise floor: {floor:.3f}."
+
+
+def nearest_tasks(tasks: list[str], matrix: list[list[float]]) -> dict[str, list[tuple[str, float]]]:
+    """Each task's other tasks by distance, nearest first (ties by task order); undefined distances dropped."""
+    ranked = {}
     for i, task in enumerate(tasks):
-        others = [(matrix[i][j], j) for j in range(len(tasks)) if j != i and math.isfinite(matrix[i][j])]
-        best = min(others, default=None)
-        nearest[task] = None if best is None else (tasks[best[1]], best[0])
-    return nearest
+        others = [(matrix[i][j], j) for j in range(len(tasks)) if j != i and _finite(matrix[i][j])]
+        ranked[task] = [(tasks[j], d) for d, j in sorted(others)]
+    return ranked
 
 
-def _nearest_sentences(tasks: list[str], matrix: list[list[float]]) -> list[str]:
-    return [
-        f"- `{task}` has no other task measured."
-        if hit is None
-        else f"- `{task}` is nearest to `{hit[0]}` ({hit[1]:.3f})."
-        for task, hit in nearest_tasks(tasks, matrix).items()
-    ]
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _nearest_sentences(tasks: list[str], matrix: list[list[float]], floor: float | None) -> list[str]:
+    """A nearest-task statement only where it says something: three or more tasks, a noise floor, the nearest
+    beyond the floor, and the runner-up further than the floor again."""
+    if len(tasks) < 3:
+        return [f"- With {len(tasks)} tasks the nearest task is the only other one: no nearest-task statement."]
+    if floor is None:
+        return []
+    sentences = []
+    for task, ranked in nearest_tasks(tasks, matrix).items():
+        if not ranked:
+            sentences.append(f"- `{task}` has no other task measured.")
+        elif ranked[0][1] <= floor:
+            sentences.append(
+                f"- `{task}`: `{ranked[0][0]}` ({ranked[0][1]:.3f}) is within the noise floor, no further than a "
+                f"resample of `{task}` itself."
+            )
+        elif len(ranked) > 1 and ranked[1][1] - ranked[0][1] <= floor:
+            sentences.append(
+                f"- `{task}`: `{ranked[0][0]}` ({ranked[0][1]:.3f}) and `{ranked[1][0]}` ({ranked[1][1]:.3f}) "
+                "are not separated (their difference is within the noise floor)."
+            )
+        else:
+            sentences.append(f"- `{task}` is nearest to `{ranked[0][0]}` ({ranked[0][1]:.3f}).")
+    return sentences
 
 
 def _source_tables(sim: SimilarityResult) -> list[str]:
@@ -378,11 +647,12 @@ def _source_tables(sim: SimilarityResult) -> list[str]:
     methods = sorted({m for per_task in sim.source_to_target.values() for d in per_task.values() for m in d})
     lines = []
     for method in methods:
+        floor = noise_floor(sim, method)
         lines += [f"**Source to target, {_method_name(method)}**", "", "| Model | " + " | ".join(sim.tasks) + " |"]
         lines.append("|---|" + "---|" * len(sim.tasks))
         for model in models:
             per_task = sim.source_to_target[model]
-            cells = [_distance(per_task.get(task, {}).get(method)) for task in sim.tasks]
+            cells = [_distance(per_task.get(task, {}).get(method), floor) for task in sim.tasks]
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from benchmark.specs.schema import Init, Modality, Protocol
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Status = Literal["ok", "diverged", "failed"]
 
 
@@ -22,7 +22,7 @@ class ResultFileError(Exception):
 
 
 class CurvePoint(BaseModel):
-    """One evaluation during training."""
+    """One evaluation on the validation split during training (the test split is never part of a curve)."""
 
     model_config = ConfigDict(extra="forbid")
     step: int
@@ -71,12 +71,68 @@ class Setup(Record):
     gradient_accumulation_steps: int
     epochs: float
     learning_rate: float
+    weight_decay: float
+    optimizer_steps: int
     num_train: int
-    num_eval: int
-    num_eval_scored: int
+    num_validation: int
+    num_test: int
+    num_test_scored: int
     batch_sizes_tried: str | None = None
     num_labels: int
     feature_dim: int | None = None
+
+
+class Candidate(Record):
+    """One configuration of a search and the validation scores it reached: `scores[r][i]` is the main metric on
+    validation after rung `r`'s budget for the search's `i`-th seed (rungs it was dropped before are absent;
+    None where the run diverged)."""
+
+    config: dict[str, float]
+    scores: list[list[float | None]]
+
+    @property
+    def mean_scores(self) -> list[float | None]:
+        """Mean validation score over seeds at each rung reached (None if any seed diverged there)."""
+        return [None if None in rung else sum(rung) / len(rung) for rung in self.scores]
+
+
+class SearchRecord(Record):
+    """How a cell's configuration was chosen, on validation only, for its (model, init, task, protocol).
+
+    `method` is "successive_halving" (fine-tunes: `budgets[r]` optimizer steps at rung r, the best
+    1/`halving_rate` of the configurations by mean validation score over `seeds` continue) or "batched_heads"
+    (linear probes: every configuration trained at once on cached features, one rung). `chosen` indexes
+    `candidates`, which are in grid order; ties go to the earlier configuration.
+    """
+
+    method: Literal["successive_halving", "batched_heads"]
+    seeds: list[int]
+    budgets: list[int]
+    halving_rate: int
+    candidates: list[Candidate]
+    chosen: int
+    wall_s: float
+
+    @property
+    def chosen_config(self) -> dict[str, float]:
+        return self.candidates[self.chosen].config
+
+
+class Convergence(Record):
+    """Whether the validation curve had flattened: the best score of the last quarter of the budget improved on
+    the best score before it by at most `tolerance` (the larger of 0.01 and one validation example)."""
+
+    flattened: bool
+    late_gain: float
+    tolerance: float
+
+
+class Predictions(Record):
+    """Per-example predictions on the test split, in the test subset's fixed order (the same for every seed and
+    model of a task), for paired comparisons and bootstraps over test examples."""
+
+    predicted: list[int]
+    references: list[int]
 
 
 class CellResult(Record):
@@ -95,9 +151,13 @@ class CellResult(Record):
     error: str | None = None
     diverged_at_step: int | None = None
     main_metric: str
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)  # on the test split, read once
+    validation_metrics: dict[str, float] = Field(default_factory=dict)  # the chosen configuration's, at the end
     chance: dict[str, float] = Field(default_factory=dict)
     curve: list[CurvePoint] = Field(default_factory=list)
+    convergence: Convergence | None = None
+    search: SearchRecord | None = None
+    predictions: Predictions | None = None
     timing: Timing | None = None
     complexity: Complexity | None = None
     estimators: dict[str, float | None] = Field(default_factory=dict)  # None: undefined for these features
@@ -116,9 +176,12 @@ class SimilarityResult(BaseModel):
     """Task-to-task distances of one suite and modality, measured in one fixed encoder's feature space.
 
     `distances[method]` is a symmetric matrix over `tasks` (zero diagonal; smaller = more similar), for the
-    methods of `benchmark.estimators.task_distance` ("bures": class-conditional Fréchet/Bures optimal transport
-    distance, "task2vec": Task2Vec cosine distance of Fisher embeddings). `source_to_target[model][task]`
-    holds, per method, the distance from a model's declared pretraining sample to each task.
+    methods of `benchmark.estimators.task_distance` ("class_gaussian_ot": optimal transport between class
+    Gaussians weighted by class frequency; "random_probe_fisher": normalised cosine distance of a fixed random
+    probe layer's Fisher, Task2Vec-like). `split_half[method][i]` is task i's distance between two random
+    class-stratified halves of itself (None where undefined): the noise floor printed beside each matrix.
+    `source_to_target[model][task]` holds, per method, the distance from a model's declared pretraining sample
+    to each task.
     """
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -128,4 +191,5 @@ class SimilarityResult(BaseModel):
     encoder: str
     tasks: list[str]
     distances: dict[str, list[list[float | None]]]
+    split_half: dict[str, list[float | None]] = Field(default_factory=dict)
     source_to_target: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from benchmark.results.schema import CellResult, ResultFileError, SimilarityResult
 from benchmark.specs.schema import Init
 from benchmark.utils.atomic import atomic_write_text
-from benchmark.utils.naming import safe_component
+from benchmark.utils.naming import safe_component, variant_dirname
 
 SIMILARITY_DIRNAME = "_similarity"
 
@@ -24,17 +24,12 @@ def similarity_path(root: Path, suite: str, modality: str) -> Path:
     return Path(root) / safe_component(suite) / SIMILARITY_DIRNAME / f"{safe_component(modality)}.json"
 
 
-def model_dirname(model: str, init: Init) -> str:
-    """Directory name of a model variant: the pretrained model keeps its id, its twin gets `__scratch`."""
-    return safe_component(model) + ("__scratch" if init == "scratch" else "")
-
-
 def result_path(root: Path, suite: str, model: str, init: Init, task: str, protocol: str, seed: int) -> Path:
     """`<root>/<suite>/<model>[__scratch]/<task>/<protocol>-seed<k>.json`, every component sanitised."""
     return (
         Path(root)
         / safe_component(suite)
-        / model_dirname(model, init)
+        / variant_dirname(model, init)
         / safe_component(task)
         / f"{safe_component(protocol)}-seed{int(seed)}.json"
     )
@@ -68,9 +63,13 @@ def read_result(path: Path) -> CellResult:
 
 
 def find_result_files(root: Path) -> list[Path]:
-    """Every cell result JSON below `root`, in a stable order (temporary and similarity files excluded)."""
+    """Every cell result JSON below `root`, in a stable order: similarity files, temporary files and anything
+    in a hidden folder (the feature cache, unfinished searches) are left out."""
+    root = Path(root)
     return sorted(
-        p for p in Path(root).rglob("*.json") if not p.name.startswith(".") and SIMILARITY_DIRNAME not in p.parts
+        p
+        for p in root.rglob("*.json")
+        if SIMILARITY_DIRNAME not in p.parts and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
 
 

@@ -4,10 +4,17 @@ Tasks live in `tasks/<modality>/<task>.yaml` and suites in `tasks/suites/<suite>
 globbing, so adding a task is adding a file. Unlike registries that skip a bad file silently, every problem
 in every file is collected and reported together, each naming the file, the line, the field, what was
 expected and, for a near-miss name, the nearest valid one.
+
+A file that cannot be read as a spec at all is one such problem too, never a traceback, and the other files
+are still checked: a directory or special file named like `*.yaml`, an unreadable or non-UTF-8 file, one
+larger than `MAX_SPEC_BYTES` (1 MiB), YAML nested deeper than `MAX_YAML_DEPTH`, and a document whose aliases
+expand to more than `MAX_YAML_NODES` nodes (a "billion laughs" bomb: a few hundred bytes that would expand to
+10^9 values in every consumer that walks the data, such as pydantic, `model_dump` or the result JSON).
 """
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -28,6 +35,15 @@ from benchmark.specs.schema import (
 from benchmark.utils.naming import suggest
 
 SUITES_DIRNAME = "suites"
+MAX_SPEC_BYTES = 1024 * 1024
+"""Largest task or suite file read (1 MiB). Real specs are a few hundred bytes; a bigger file is a mistake (data
+saved as `.yaml`) and would otherwise be read whole into memory and parsed by pure-Python YAML."""
+MAX_YAML_NODES = 100_000
+"""Most YAML nodes a spec may hold, counting each alias as a full copy of its anchor. Real specs hold under a
+thousand even with anchors; a billion-laughs document of a few hundred bytes expands to 10^9."""
+MAX_YAML_DEPTH = 100
+"""Deepest nesting of mappings and sequences in a spec (real specs nest 3 deep). PyYAML composes and constructs
+recursively, so a document of thousands of `[` would otherwise end in a RecursionError."""
 
 
 class SpecError(Exception):
@@ -148,6 +164,9 @@ def collect_registry(tasks_dir: Path) -> tuple[Registry, list[str]]:
         except SpecError as error:
             problems.extend(error.problems)
             continue
+        except Exception as error:  # a defect in one file's handling must not hide the other files' problems
+            problems.append(f"{path}: could not be loaded: {type(error).__name__}: {error}")
+            continue
         _register(registry, spec, path, problems)
     return registry, problems
 
@@ -184,14 +203,7 @@ def load_suite_file(path: Path) -> SuiteSpec:
 
 def _load_spec(path: Path, schema: type[BaseModel]):
     text = _read_text(path)
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError([f"{path}{line}: YAML syntax error: {reason}"]) from None
+    root, data = _parse_yaml(path, text)
     if data is None:
         raise SpecError([f"{path}: file is empty; expected a mapping of {schema.__name__} fields"])
     if not isinstance(data, dict):
@@ -202,11 +214,148 @@ def _load_spec(path: Path, schema: type[BaseModel]):
         raise SpecError([_describe(path, root, schema, e) for e in error.errors()]) from None
 
 
+def compose_spec(path: Path) -> yaml.Node | None:
+    """The composed YAML node tree of a spec file (for line numbers), with every check of `load_task_file` on
+    reading and parsing; `SpecError` names the file otherwise. For callers that look at a file's YAML again."""
+    return _parse_yaml(Path(path), _read_text(Path(path)))[0]
+
+
 def _read_text(path: Path) -> str:
+    """The file's text, or `SpecError` with one line saying why it is not a readable UTF-8 spec file."""
     try:
-        return path.read_text(encoding="utf-8")
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise SpecError(
+                [f"{path}: is a directory, not a YAML file; rename it or move it out of the tasks directory"]
+            )
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever, a device never end
+            raise SpecError([f"{path}: not a regular file (a FIFO, socket or device); expected a YAML file"])
+        if info.st_size > MAX_SPEC_BYTES:
+            raise SpecError([_too_large(path, info.st_size)])
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)  # bounded even if the file grows after the stat
     except OSError as error:
-        raise SpecError([f"{path}: cannot read file: {error.strerror}"]) from None
+        raise SpecError([f"{path}: cannot read file: {error.strerror or error}"]) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError([_too_large(path, len(data))])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise SpecError(
+            [
+                f"{path}:{line}: not UTF-8 text: byte 0x{data[error.start]:02x} at offset {error.start}{hint}; "
+                "save the file as UTF-8"
+            ]
+        ) from None
+
+
+def _too_large(path: Path, size: int) -> str:
+    return f"{path}: file is {size:,} bytes; spec files are limited to {MAX_SPEC_BYTES:,} bytes (1 MiB)"
+
+
+class _Refused(Exception):
+    """A well-formed YAML document refused before construction, with the 1-based line it concerns."""
+
+    def __init__(self, line: int, message: str):
+        self.line = line
+        super().__init__(message)
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses nesting deeper than `MAX_YAML_DEPTH` while composing."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _Refused(line, f"YAML nested more than {MAX_YAML_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
+    """The composed node tree (for line numbers) and the constructed data of a single-document YAML text.
+
+    Composition keeps each alias as a reference to its anchor's node, so the size check runs on a graph whose
+    size is bounded by the text; only a document that passes it is constructed.
+    """
+    loader = None
+    try:
+        loader = _SpecLoader(text)  # checks for unprintable characters already
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _check_expansion(root)
+        return root, loader.construct_document(root)
+    except _Refused as refused:
+        raise SpecError([f"{path}:{refused.line}: {refused}"]) from None
+    except yaml.YAMLError as error:
+        raise SpecError([f"{path}{_yaml_error_line(error, text)}: YAML syntax error: {_yaml_reason(error)}"]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _yaml_error_line(error: yaml.YAMLError, text: str) -> str:
+    mark = getattr(error, "problem_mark", None)
+    if mark is not None:
+        return f":{mark.line + 1}"
+    if isinstance(error, yaml.reader.ReaderError):  # a control character: the reader knows only its offset
+        return f":{text.count(chr(10), 0, error.position) + 1}"
+    return ""
+
+
+def _yaml_reason(error: yaml.YAMLError) -> str:
+    if isinstance(error, yaml.reader.ReaderError):
+        return f"unacceptable character #x{error.character:04x}: {error.reason}"
+    return getattr(error, "problem", None) or str(error).splitlines()[0]
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph that contains itself or expands, aliases copied out, to over `MAX_YAML_NODES` nodes.
+
+    Depth-first with memoised subtree sizes, so the check costs one visit per distinct node however often an
+    alias repeats it; `on_path` holds the nodes being expanded, so meeting one again is a recursive alias.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        key = id(node)
+        if expanded:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_YAML_NODES:
+                raise _Refused(
+                    node.start_mark.line + 1,
+                    f"YAML document expands to more than {MAX_YAML_NODES:,} values, counting each alias as a copy "
+                    "of its anchor (a 'billion laughs' document?); spec files must stay small",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise _Refused(node.start_mark.line + 1, "recursive YAML alias: a node that contains itself")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _yaml_kind(value: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 Modality = Literal["vision", "text", "audio"]
 Protocol = Literal["finetune", "linear_probe"]
@@ -42,7 +42,11 @@ class DatasetSpec(StrictModel):
     data_files: str | list[str] | dict[str, str | list[str]] | None = None
     revision: str | None = None
     train_split: str = "train"
-    eval_split: str = "test"
+    validation_split: str | None = Field(
+        default=None,
+        description="Split (or slice) used for every choice; without one, a stratified slice of train is held out.",
+    )
+    eval_split: str = Field(default="test", description="The held-out test split: read once per final run.")
     input_column: str
     second_input_column: str | None = Field(default=None, description="Second text of a sentence pair.")
     label_column: str = "label"
@@ -62,17 +66,37 @@ class PreprocessingSpec(StrictModel):
 
 
 class TrainingSpec(StrictModel):
-    """Training hyper-parameters; a task may override the suite's, and the command line overrides both."""
+    """Training settings besides the searched ones (learning rate and weight decay come from `search` grids);
+    a task may override the suite's, and the command line overrides both."""
 
     epochs: PositiveFloat | None = None
+    max_steps: PositiveInt | None = Field(default=None, description="Fine-tune budget in optimizer steps (not epochs).")
     batch_size: PositiveInt | None = None
-    learning_rate: PositiveFloat | None = None
-    probe_learning_rate: PositiveFloat | None = None
     probe_epochs: PositiveFloat | None = None
-    weight_decay: float | None = Field(default=None, ge=0)
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
     gradient_accumulation_steps: PositiveInt | None = None
     evals_per_epoch: PositiveInt | None = None
+
+
+class GridSpec(StrictModel):
+    """A hyper-parameter grid: every learning rate with every weight decay (AdamW's decoupled decay)."""
+
+    learning_rate: list[PositiveFloat] = Field(min_length=1)
+    weight_decay: list[NonNegativeFloat] = Field(default_factory=lambda: [0.01], min_length=1)
+
+
+class SearchSpec(StrictModel):
+    """The grids searched on the validation split, per protocol and init; unset grids take the library defaults.
+
+    Fine-tune grids are searched by successive halving: every configuration trains a first share of the budget,
+    the best 1/`halving_rate` by mean validation score over seeds continue, and so on until one configuration has
+    the whole budget. Probe grids train every configuration at once on the cached features.
+    """
+
+    finetune: GridSpec | None = None
+    finetune_scratch: GridSpec | None = Field(default=None, description="The scratch twins' fine-tune grid.")
+    linear_probe: GridSpec | None = None
+    halving_rate: int = Field(default=2, ge=2)
 
 
 class TaskSpec(StrictModel):
@@ -83,11 +107,16 @@ class TaskSpec(StrictModel):
     description: str = ""
     dataset: DatasetSpec
     max_train_samples: PositiveInt | None = None
+    max_validation_samples: PositiveInt | None = None
     max_eval_samples: PositiveInt | None = None
+    validation_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="Share of train held out as validation when there is no validation_split."
+    )
     metrics: list[str] = Field(default_factory=lambda: ["accuracy"], min_length=1)
     main_metric: str = "accuracy"
     preprocessing: PreprocessingSpec = PreprocessingSpec()
     training: TrainingSpec = TrainingSpec()
+    search: SearchSpec | None = Field(default=None, description="Grids that replace the suite's for this task.")
 
     @model_validator(mode="after")
     def _main_metric_is_listed(self) -> TaskSpec:
@@ -142,9 +171,11 @@ class SuiteSpec(StrictModel):
     models: list[ModelSpec] = Field(default_factory=list)
     tasks: list[str] = Field(default_factory=list, description="Task ids, or paths to task YAML files.")
     protocols: list[Protocol] = Field(default_factory=lambda: ["finetune", "linear_probe"], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     include_scratch: bool = True
     max_train_samples: PositiveInt | None = None
+    max_validation_samples: PositiveInt | None = None
     max_eval_samples: PositiveInt | None = None
     training: TrainingSpec = TrainingSpec()
+    search: SearchSpec = SearchSpec()
     score_weights: ScoreWeights = ScoreWeights()

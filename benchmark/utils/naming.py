@@ -1,4 +1,4 @@
-"""Names: near-miss suggestions for error messages, and safe path components for result files."""
+"""Names: near-miss suggestions for error messages, safe path components, and the names of model variants."""
 
 from __future__ import annotations
 
@@ -19,3 +19,13 @@ def safe_component(name: str) -> str:
     """A file-name component that cannot leave its directory: no separators, no '..', never empty."""
     cleaned = _UNSAFE.sub("_", str(name)).strip("._")
     return cleaned or "_"
+
+
+def variant_dirname(model: str, init: str) -> str:
+    """Directory name of a model variant: the pretrained model keeps its id, its scratch twin gets `__scratch`."""
+    return safe_component(model) + ("__scratch" if init == "scratch" else "")
+
+
+def variant_label(model: str, init: str) -> str:
+    """Display name of a model variant: the pretrained model keeps its id, its scratch twin gets ' (scratch)'."""
+    return model + (" (scratch)" if init == "scratch" else "")

@@ -1,34 +1,27 @@
-"""The Accelerate loop: learns a separable problem, keeps a curve, stops on a diverging loss."""
+"""The Accelerate loop: learns a separable problem, keeps a validation curve, stops on a diverging loss, stops at
+a rung and continues the same schedule from there."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader, default_collate
 
-from benchmark.engine.features import FeatureDataset, batch_as_is
-from benchmark.engine.loop import DivergedError, LinearHead, TrainConfig, make_optimizer, train_and_evaluate
-from benchmark.metrics.compute import compute_metrics
-
-
-def blobs(n: int, seed: int) -> FeatureDataset:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, n)
-    features = rng.normal(0, 0.3, (n, 8)) + np.eye(3, 8)[labels] * 3
-    return FeatureDataset(features.astype(np.float32), labels)
+from benchmark.engine.loop import DivergedError, TrainConfig, make_optimizer, predict_split, train_and_evaluate
+from benchmark.metrics.compute import metric_fn
+from testkit.loop_models import LinearHead, batch_as_is, blobs
 
 
-def run(config: TrainConfig):
+def run(config: TrainConfig, model: torch.nn.Module | None = None):
+    torch.manual_seed(0)
     return train_and_evaluate(
         Accelerator(),
-        LinearHead(8, 3),
+        model or LinearHead(8, 3),
         blobs(96, 0),
         blobs(31, 1),
         batch_as_is,
         config,
-        lambda p, r: compute_metrics(["accuracy"], p, r),
+        metric_fn(["accuracy"]),
         "accuracy",
     )
 
@@ -38,8 +31,14 @@ def test_learns_separable_blobs_and_records_curve():
     assert outcome.metrics["accuracy"] > 0.95
     assert [p["step"] for p in outcome.curve] == [3, 6, 9, 12, 15, 18]
     assert outcome.optimizer_steps == 18 and outcome.train_examples_seen == 3 * 96
+    assert outcome.finished and outcome.total_steps == 18
     elapsed = [p["train_elapsed_s"] for p in outcome.curve]
     assert elapsed == sorted(elapsed)
+
+
+def test_budget_in_optimizer_steps_overrides_epochs():
+    outcome = run(TrainConfig(epochs=3, max_steps=7, batch_size=16, learning_rate=0.05))
+    assert outcome.optimizer_steps == 7 and outcome.total_steps == 7 and outcome.curve[-1]["step"] == 7
 
 
 def test_gradient_accumulation_counts_optimizer_steps():
@@ -53,13 +52,24 @@ def test_diverging_loss_raises_with_step():
     assert caught.value.step >= 1 and "loss became" in str(caught.value)
 
 
-def test_feature_batches_fetched_at_once_equal_collated_rows():
-    dataset = blobs(10, 0)
-    order = [7, 2, 9, 0]
-    batched = next(iter(DataLoader(dataset, batch_size=4, sampler=order, collate_fn=batch_as_is)))
-    rows = default_collate([dataset[i] for i in order])
-    assert batched.keys() == rows.keys()
-    assert all(torch.equal(batched[key], rows[key]) for key in rows)
+def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path):
+    base = dict(epochs=3, batch_size=16, learning_rate=0.05, evals_per_epoch=2, checkpoint_dir=tmp_path / "ckpt")
+    whole = run(TrainConfig(**{**base, "checkpoint_dir": None}))
+    for stop in (5, 11):
+        partial = run(TrainConfig(**base, stop_at_step=stop))
+        assert partial.optimizer_steps == stop and not partial.finished
+        assert partial.curve[-1]["step"] == stop  # a rung is always evaluated where it stops
+    final = run(TrainConfig(**base))
+    assert final.finished and final.metrics == whole.metrics
+    at_whole_evals = [p for p in final.curve if p["step"] in {q["step"] for q in whole.curve}]
+    assert [p["score"] for p in at_whole_evals] == [p["score"] for p in whole.curve]
+
+
+def test_predict_split_returns_every_example_in_order():
+    accelerator, model = Accelerator(), LinearHead(8, 3)
+    data = blobs(13, 2)
+    predicted, references = predict_split(accelerator, model, data, batch_as_is, batch_size=4)
+    assert references == data.labels.tolist() and len(predicted) == 13
 
 
 def test_optimizer_is_fused_adamw_on_cpu_and_takes_the_same_step():

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from sklearn.covariance import ledoit_wolf
+from sklearn.covariance import LedoitWolf, ledoit_wolf
+from sklearn.datasets import load_iris
 
 from benchmark.estimators.covariance import ledoit_wolf_centred
 from benchmark.estimators.transferability import (
@@ -110,6 +111,31 @@ def test_h_score_shrinkage_on_one_hot_features_is_below_and_approaches_classes_m
     h_small, h_large = h_score_shrinkage(np.eye(5)[small], small), h_score_shrinkage(np.eye(5)[large], large)
     assert h_small < h_large < 4.0
     assert h_large > 0.99 * 4.0
+
+
+def test_h_score_shrinkage_equals_the_reference_regularised_h_score_on_iris():
+    """The regularised H-score of Ibrahim et al. as published (thuml Transfer-Learning-Library / SFDA):
+    scikit-learn's LedoitWolf covariance (1/N) against ``np.cov`` of the class-mean features (1/(N - 1))."""
+    X, y = load_iris(return_X_y=True)
+    assert h_score_shrinkage(X, y) == pytest.approx(1.1778425, abs=1e-6)
+    assert h_score_shrinkage(X, y) == pytest.approx(_reference_regularised_h_score(X, y), rel=1e-10)
+
+
+def _reference_regularised_h_score(X: np.ndarray, y: np.ndarray) -> float:
+    """The published formula written plainly: tr(pinv(LW cov) (1 - a) np.cov(class means per example))."""
+    f = X - X.mean(axis=0)
+    estimate = LedoitWolf().fit(f)
+    class_means = np.zeros_like(f)
+    for label in np.unique(y):
+        class_means[y == label] = f[y == label].mean(axis=0)
+    between = np.cov(class_means, rowvar=False)
+    return float(np.trace(np.linalg.pinv(estimate.covariance_) @ ((1 - estimate.shrinkage_) * between)))
+
+
+def test_h_score_shrinkage_equals_the_reference_formula_on_random_features():
+    for seed, (n, d) in enumerate([(60, 5), (200, 30), (40, 80)]):
+        X, y = _clustered(n, d, 4, 1.0, 30 + seed)
+        assert h_score_shrinkage(X, y) == pytest.approx(_reference_regularised_h_score(X, y), rel=1e-8)
 
 
 def test_h_score_is_invariant_to_invertible_linear_maps():

@@ -1,23 +1,21 @@
-"""Analysis sections and plots on hand-made results: 3 models x 2 tasks, scratch twins, linear-probe estimators.
+"""Analysis sections and plots on the hand-made suite of `tests.report.suite_records`.
 
-Every cell's curve is one evaluation at its final score, so a cell reaches the time-to-target threshold (95 % of
-the task's best mean score) exactly when its final score does. Fine-tune scores, two seeds each at +-0.01:
+Composite, by hand (ceiling 1, weights 0.6 / 0.2 / 0.2; E_c = log(1e12 / F) / log(1e6)):
 
-    t1 (chance 0.5, best 0.9, target 0.855): A 0.9 (10 s)  B 0.7  C 0.6          scratch A 0.55 B 0.6 C 0.5
-    t2 (chance 0.3, best 0.8, target 0.76):  A 0.5  B 0.8 (20 s)  C 0.78 (10 s)  scratch A 0.4 B 0.5 C 0.45
-    FLOPs / params: A 4e9 / 4e6, B 1e9 / 1e6, C 1e9 / 4e6  ->  E_c: A 0.25, B 1, C 0.5
+    t1 (chance 0.5):  A q 0.8 g 0.7 Q 0.75 s 4 | B q 0.4 g 0.2 Q 0.3 s 2 | C q 0.2 g 0.2 Q 0.2 s 1
+    t2 (chance 0.25): A q 1/3 g 2/15 Q 7/30 s 0.5 | B q 11/15 g 0.4 Q 17/30 s 4 | C q 0.5067 g 0.44 Q 0.5733 s 2
+    E_t = s / (1 + s): A (0.8 + 1/3) / 2, B (2/3 + 0.8) / 2, C (0.5 + 2/3) / 2
+    E_c: A log10(250) / 6 = 0.3997, B 0.5, C 5/6
+    A 0.6 * 0.49167 + 0.2 * 0.56667 + 0.2 * 0.39966 = 0.48826
+    B 0.6 * 0.43333 + 0.2 * 0.73333 + 0.2 * 0.5     = 0.50667
+    C 0.6 * 0.38667 + 0.2 * 0.58333 + 0.2 * 0.83333 = 0.51533
 
-    A: Q = (1 + 0.4) / 2 = 0.7,     E_t = (1 + 0) / 2 = 0.5,   composite = 0.42 + 0.1 + 0.05 = 0.570
-    B: Q = (0.5 + 1) / 2 = 0.75,    E_t = (0 + 0.5) / 2 = 0.25, composite = 0.45 + 0.05 + 0.2 = 0.700
-    C: Q = (0.25 + 0.96) / 2 = 0.605, E_t = (0 + 1) / 2 = 0.5, composite = 0.363 + 0.1 + 0.1 = 0.563
-
-Scratch twins never reach the target (E_t = 0) and share their twin's E_c, each scored against the pretrained
-field: B 0.6 * (0.25 + 0.4) / 2 + 0.2 = 0.395, C 0.6 * (0 + 0.3) / 2 + 0.1 = 0.190,
-A 0.6 * (0.125 + 0.2) / 2 + 0.05 = 0.1475.
+Scratch twins (g = 0, s = 1): Q = mean q / 2, E_t = 0.5: C 0.30667, B 0.28, A 0.22493.
 """
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -26,165 +24,182 @@ from benchmark.report.plots import estimator_vs_finetune, pareto_front, quality_
 from benchmark.report.sections import (
     finetune_summaries,
     prediction_section,
+    ranking_tiers,
     reusability_section,
+    separability_section,
     similarity_section,
 )
-from benchmark.results.schema import CellResult, CurvePoint, SimilarityResult
+from benchmark.results.aggregate import group_results, suite_replicates
+from tests.report.suite_records import SUITE, similarity, suite_results
 
-SUITE = "s"
-COST = {"A": (4e9, 4_000_000), "B": (1e9, 1_000_000), "C": (1e9, 4_000_000)}
-CHANCE = {"t1": 0.5, "t2": 0.3}
-FINETUNE = {"t1": {"A": 0.9, "B": 0.7, "C": 0.6}, "t2": {"A": 0.5, "B": 0.8, "C": 0.78}}
-TRAIN_S = {
-    ("t1", "A"): 10.0,
-    ("t1", "B"): 30.0,
-    ("t1", "C"): 30.0,
-    ("t2", "A"): 30.0,
-    ("t2", "B"): 20.0,
-    ("t2", "C"): 10.0,
-}
-SCRATCH = {"t1": {"A": 0.55, "B": 0.6, "C": 0.5}, "t2": {"A": 0.4, "B": 0.5, "C": 0.45}}
-PROBE = {"t1": {"A": 0.8, "B": 0.65, "C": 0.6}, "t2": {"A": 0.45, "B": 0.7, "C": 0.72}}
-KNN = {"t1": {"A": 0.9, "B": 0.5, "C": 0.7}, "t2": {"A": 0.3, "B": 0.6, "C": 0.5}}
-N_BOOT = 50
-
-
-def _cell(model, init, task, protocol, seed, score, train_s=30.0, estimators=None) -> CellResult:
-    flops, params = COST[model]
-    return CellResult(
-        suite=SUITE,
-        model=model,
-        init=init,
-        task=task,
-        modality="vision",
-        protocol=protocol,
-        seed=seed,
-        status="ok",
-        main_metric="accuracy",
-        metrics={"accuracy": score},
-        chance={"accuracy": CHANCE[task]},
-        curve=[CurvePoint(step=10, epoch=1.0, train_elapsed_s=train_s, score=score, metrics={"accuracy": score})],
-        timing={"train_wall_s": train_s},
-        complexity={
-            "params_total": params,
-            "params_trainable": params,
-            "flops_per_example": flops,
-            "flops_counter": "test",
-        },
-        estimators=estimators or {},
-        specs={"model": {"id": model}},
-    )
-
-
-def _estimators(task: str, model: str) -> dict[str, float]:
-    """logme = the fine-tuned score (perfect), h_score its negative (reversed), leep only for A and B on t1."""
-    values = {"logme": FINETUNE[task][model], "h_score": -FINETUNE[task][model], "knn_loo_acc": KNN[task][model]}
-    return values | ({"leep": -1.0 if model == "A" else -2.0} if task == "t1" and model != "C" else {})
-
-
-def _results() -> list[CellResult]:
-    results = []
-    for task, scores in FINETUNE.items():
-        for model, score in scores.items():
-            for seed, offset in ((0, -0.01), (1, 0.01)):
-                results.append(_cell(model, "pretrained", task, "finetune", seed, score + offset, TRAIN_S[task, model]))
-            results.append(_cell(model, "scratch", task, "finetune", 0, SCRATCH[task][model]))
-            estimators = _estimators(task, model)
-            results.append(_cell(model, "pretrained", task, "linear_probe", 0, PROBE[task][model], 5.0, estimators))
-    return results
-
-
-def _similarity() -> SimilarityResult:
-    return SimilarityResult(
-        suite=SUITE,
-        modality="vision",
-        encoder="enc-small",
-        tasks=["t1", "t2", "t3"],
-        distances={"bures": [[0.0, 0.2, 0.5], [0.2, 0.0, 0.1], [0.5, 0.1, 0.0]]},
-        source_to_target={"A": {"t1": {"bures": 0.25}, "t2": {"bures": 0.75}}},
-    )
+N_BOOT = 200
+E_C_A = math.log10(250) / 6
 
 
 @pytest.fixture(scope="module")
 def prediction() -> list[str]:
-    return prediction_section(_results(), SUITE, n_boot=N_BOOT)
+    return prediction_section(suite_results(), SUITE, n_boot=N_BOOT)
 
 
-def _table_rows(lines: list[str]) -> list[list[str]]:
-    """Cells of every markdown table body row (header and separator rows dropped)."""
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("| ")]
-    return [row for row in rows if row[0] not in ("Rank", "Task", "Model")]
+def _table_rows(lines: list[str], first: str) -> list[list[str]]:
+    """Cells of the body rows of the markdown table whose header starts with `first`."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("| "):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
 
 
-def test_summaries_aggregate_over_seeds_with_time_to_target():
-    summaries, skipped = finetune_summaries(_results(), SUITE)
+def test_summaries_carry_the_twin_and_the_speed_up():
+    summaries, skipped = finetune_summaries(suite_results(), SUITE)
     by_key = {(c.model, c.task): c for c in summaries}
     assert skipped == [] and len(summaries) == 12
-    assert by_key["A", "t1"].score == pytest.approx(0.9) and by_key["A", "t1"].time_to_target_s == 10.0
-    assert by_key["B", "t1"].time_to_target_s is None and by_key["C", "t2"].time_to_target_s == 10.0
-    assert by_key["B (scratch)", "t2"].chance == 0.3 and by_key["C", "t1"].params == 4_000_000
+    assert by_key["A", "t1"].score == pytest.approx(0.9) and by_key["A", "t1"].scratch_score == pytest.approx(0.55)
+    assert by_key["A", "t1"].speed_up == pytest.approx(4.0) and by_key["A", "t2"].speed_up == pytest.approx(0.5)
+    assert by_key["C (scratch)", "t2"].speed_up == 1.0 and by_key["C (scratch)", "t2"].scratch_score == pytest.approx(
+        0.45
+    )
+
+
+def test_a_model_without_its_scratch_twin_is_left_out_with_the_reason():
+    results = [r for r in suite_results() if not (r.model == "B" and r.init == "scratch" and r.task == "t2")]
+    summaries, skipped = finetune_summaries(results, SUITE)
+    assert skipped == ["B on t2: no scratch twin score"]
+    assert ("B", "t2") not in {(c.model, c.task) for c in summaries}
 
 
 def test_reusability_ranking_and_parts_match_hand_computation():
-    rows = _table_rows(reusability_section(_results(), SUITE))
-    assert [row[1] for row in rows] == ["B", "A", "C", "B (scratch)", "C (scratch)", "A (scratch)"]
+    rows = _table_rows(reusability_section(suite_results(), SUITE), "Rank")
+    assert [row[1] for row in rows] == ["C", "B", "A", "C (scratch)", "B (scratch)", "A (scratch)"]
     assert [row[0] for row in rows] == ["1", "2", "3", "ref", "ref", "ref"]
-    assert [int(row[6]) for row in rows] == [2] * 6
-    parts = [[float(value) for value in row[2:6]] for row in rows]  # composite, Q, E_t, E_c
-    expected = [
-        [0.70, 0.75, 0.25, 1.0],
-        [0.57, 0.7, 0.5, 0.25],
-        [0.563, 0.605, 0.5, 0.5],
-        [0.395, 0.325, 0.0, 1.0],
-        [0.19, 0.15, 0.0, 0.5],
-        [0.1475, 0.1625, 0.0, 0.25],
-    ]
-    for got, want in zip(parts, expected, strict=True):
-        assert got == pytest.approx(want, abs=6e-4)  # printed with 3 decimals
+    composite, quality, gain, time_part, speed, complexity = (
+        {row[1]: row[i] for row in rows} for i in (2, 3, 5, 6, 7, 8)
+    )
+    expected = {"A": 0.48826, "B": 0.50667, "C": 0.51533, "A (scratch)": 0.22493, "C (scratch)": 0.30667}
+    for model, value in expected.items():
+        assert float(composite[model]) == pytest.approx(value, abs=6e-4)  # printed with 3 decimals
+    assert float(quality["A"]) == pytest.approx(0.49167, abs=6e-4) and gain["C"] == "+0.320"
+    assert float(time_part["B"]) == pytest.approx(0.73333, abs=6e-4) and speed["B"] == "×3.00"
+    assert float(complexity["A"]) == pytest.approx(E_C_A, abs=6e-4) and complexity["C"] == "0.833"
+    assert all(row[-1] == "2" for row in rows)
+    assert gain["A (scratch)"] == "+0.000" and speed["A (scratch)"] == "×1.00"
+
+
+def test_composite_of_a_model_does_not_change_when_another_model_is_removed():
+    full = {row[1]: row[2:] for row in _table_rows(reusability_section(suite_results(), SUITE), "Rank")}
+    without_c = [r for r in suite_results() if r.model != "C"]
+    fewer = {row[1]: row[2:] for row in _table_rows(reusability_section(without_c, SUITE), "Rank")}
+    assert set(fewer) == {"B", "A", "B (scratch)", "A (scratch)"}
+    assert all(fewer[model] == full[model] for model in fewer)
 
 
 def test_reusability_section_states_formula_and_weights():
-    text = "\n".join(reusability_section(_results(), SUITE))
-    assert "composite = (w_q Q + w_t E_t + w_c E_c) / (w_q + w_t + w_c)" in text
-    assert "q(m, t)   = clip((score(m, t) - chance(m, t))" in text
+    text = "\n".join(reusability_section(suite_results(), SUITE))
+    assert "composite = (w_q mean_t Q + w_t mean_t E_t + w_c mean_t E_c) / (w_q + w_t + w_c)" in text
+    assert "q   = clip((score - chance) / (ceiling - chance), 0, 1)" in text
+    assert "E_t = s / (1 + s)" in text and "F_min = 1e6 (E_c = 1), F_max = 1e12 (E_c = 0)" in text
     assert "w_q = 0.60, w_t = 0.20, w_c = 0.20" in text
 
 
-def test_perfect_estimator_has_tau_one_and_reversed_minus_one(prediction):
-    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction)}
+def test_tiers_separate_only_what_exceeds_the_spread():
+    groups = group_results(suite_results())
+    found = {(t.task, t.protocol): t for t in ranking_tiers(groups, suite_replicates(groups, N_BOOT))}
+    t1, t2 = found["t1", "finetune"], found["t2", "finetune"]
+    assert t1.ordered == ["A", "B", "C"] and t1.tier == {"A": 1, "B": 2, "C": 3}
+    assert t2.ordered == ["B", "C", "A"] and t2.tier == {"B": 1, "C": 1, "A": 2}
+    assert t2.pairs["B", "C"].separable is False and t2.pairs["B", "C"].low < 0 < t2.pairs["B", "C"].high
+    probe = found["t1", "linear_probe"]  # one seed each: example resampling alone decides
+    assert probe.pairs["A", "B"].method == "seeds × test examples"
+
+
+def test_separability_section_lists_tiers_and_pairs():
+    lines = separability_section(suite_results(), SUITE)
+    assert "- **t2**, finetune: tier 1: `B`, `C`; tier 2: `A`." in lines
+    rows = {row[2]: row for row in _table_rows(lines, "Task") if row[0] == "t2" and row[1] == "finetune"}
+    assert set(rows) == {"B − C", "B − A", "C − A"}
+    assert rows["B − C"][5] == "no" and rows["B − A"][5] == "yes"
+    assert rows["B − C"][3].startswith("+0.0200 [") and rows["B − C"][4] == "seeds × test examples"
+
+
+def test_per_task_agreement_prints_exact_p_values_not_degenerate_intervals(prediction):
+    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction, "Task")}
     for task in ("t1", "t2"):
-        assert rows[task, "`logme`"] == ["3", "1.000 [1.000, 1.000]", "1.000 [1.000, 1.000]"]
-        assert rows[task, "`h_score`"][1].startswith("-1.000 ")
-        assert rows[task, "`h_score`"][2].startswith("-1.000 ")
-    assert rows["t1", "`knn_loo_acc`"][1].startswith("0.333 ")
-    assert rows["all tasks (pooled)", "`logme`"][:2] == ["6 in 2 task(s)", "1.000 [1.000, 1.000]"]
-    assert rows["all tasks (pooled)", "`h_score`"][1].startswith("-1.000 ")
-    assert rows["t2", "`linear_probe_score`"][1].startswith("0.333 ")
-    assert "Highest pooled Kendall τ: `logme`" in "\n".join(prediction)
-
-
-def test_fewer_than_three_models_prints_na(prediction):
-    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction)}
-    assert rows["t1", "`leep`"] == ["2", "n/a (n<3)", "n/a (n<3)"]
-    assert rows["all tasks (pooled)", "`leep`"] == ["2 in 1 task(s)", "n/a (n<3)", "n/a (n<3)"]
+        assert rows[task, "`logme`"][:3] == ["3", "1.000 (p=0.167)", "1.000 (p=0.167)"]
+        assert rows[task, "`h_score`"][1] == "-1.000 (p=1.000)"
+    assert rows["t1", "`knn_loo_acc`"][1] == "0.333 (p=0.500)"
+    assert rows["t1", "`source_accuracy`"][1] == "1.000 (p=0.167)"
+    assert rows["t2", "`source_accuracy`"][1] == "-0.333 (p=0.833)"
+    assert rows["t1", "`leep`"] == ["2", "n/a (n<3)", "n/a (n<3)", "—"]
     assert ("t2", "`leep`") not in rows
 
 
-def test_similarity_table_and_nearest_task():
-    lines = similarity_section([_similarity()])
-    assert "| t2 | 0.200 | 0.000 | 0.100 |" in lines
+def test_ground_truth_noise_enters_the_agreement(prediction):
+    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction, "Task")}
+    assert rows["t1", "`logme`"][3] == "[1.000, 1.000]"  # t1's models are far apart: resampling never swaps them
+    low, high = (float(v) for v in rows["t2", "`logme`"][3].strip("[]").split(", "))
+    assert low < 1.0 and high == 1.0  # B 0.8 and C 0.78 swap in some replicates
+    assert rows["t2", "ground truth, resampled"][3].startswith("median ")
+
+
+def test_a_task_with_fewer_than_three_checkpoints_gets_one_row_and_no_pair_table_without_pairs():
+    only_a = [r for r in suite_results() if r.model == "A"]
+    rows = _table_rows(prediction_section(only_a, SUITE, n_boot=50), "Task")
+    assert rows == [
+        ["t1", "every signal", "1", "n/a (n<3)", "n/a (n<3)", "—"],
+        ["t2", "every signal", "1", "n/a (n<3)", "n/a (n<3)", "—"],
+    ]
+    lines = separability_section(only_a, SUITE)
+    assert "- **t1**, finetune: tier 1: `A`." in lines
+    assert "No task has two checkpoints under one protocol: there is no pair to test." in lines
+
+
+def test_no_noise_interval_is_claimed_where_the_noise_was_not_measured():
+    one_seed = [r.model_copy(update={"predictions": None}) for r in suite_results() if r.seed == 0]
+    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction_section(one_seed, SUITE, n_boot=50), "Task")}
+    assert rows["t2", "`logme`"][:3] == ["3", "1.000 (p=0.167)", "1.000 (p=0.167)"]
+    assert rows["t2", "`logme`"][3] == "[n/a]" and rows["t2", "ground truth, resampled"][3] == "—"
+
+
+def test_suite_level_mean_over_tasks_and_a_tie_instead_of_a_best(prediction):
+    rows = {row[0]: row[1:] for row in _table_rows(prediction, "Signal")}
+    assert rows["`logme`"][:4] == ["1.000", "2", "3", "0 / 0"]
+    assert rows["`h_score`"][0] == "-1.000"
+    assert rows["`leep`"][:4] == ["n/a", "0", "—", "1 / 0"]
+    assert float(rows["`logme`"][4].removeprefix("p≈")) == pytest.approx(1 / 36, abs=0.015)  # two tasks: 1/6 each
+    verdict = prediction[-2]
+    assert "`logme` has the highest mean weighted τ (1.000 over 2 task(s)" in verdict
+    assert "No single best signal" in verdict and "(with T tasks the smallest possible p is 2^-T)" in verdict
+
+
+def test_similarity_table_marks_distances_within_the_noise_floor():
+    lines = similarity_section([similarity()])
+    assert "| t2 | 0.200 | 0.000 | 0.100 ≈ | 0.150 |" in lines
+    assert "- Noise floor: 0.150." in lines
     assert "- `t1` is nearest to `t2` (0.200)." in lines
-    assert "- `t3` is nearest to `t2` (0.100)." in lines
-    assert "| A | 0.250 | 0.750 | — |" in lines
+    assert "- `t3`: `t2` (0.100) is within the noise floor, no further than a resample of `t3` itself." in lines
+    assert "| A | 0.250 | 0.120 ≈ | — |" in lines
     assert any("`enc-small`" in line for line in lines)
 
 
+def test_two_tasks_make_no_nearest_task_statement_and_no_floor_is_said_plainly():
+    two = similarity().model_copy(
+        update={"tasks": ["t1", "t2"], "distances": {"bures": [[0.0, 0.3], [0.3, 0.0]]}, "split_half": {}}
+    )
+    lines = similarity_section([two])
+    assert "- With 2 tasks the nearest task is the only other one: no nearest-task statement." in lines
+    assert "- No split-half distances recorded: these distances have no noise floor and cannot be judged." in lines
+    assert not any("is nearest to" in line for line in lines)
+
+
 def test_sections_are_deterministic(prediction):
-    shuffled = _results()
+    shuffled = suite_results()
     random.Random(1).shuffle(shuffled)
-    assert reusability_section(shuffled, SUITE) == reusability_section(_results(), SUITE)
+    assert reusability_section(shuffled, SUITE) == reusability_section(suite_results(), SUITE)
     assert prediction_section(shuffled, SUITE, n_boot=N_BOOT) == prediction
-    assert similarity_section([_similarity()]) == similarity_section([_similarity()])
+    assert separability_section(shuffled, SUITE) == separability_section(suite_results(), SUITE)
+    assert similarity_section([similarity()]) == similarity_section([similarity()])
 
 
 def test_pareto_front_keeps_only_undominated_points():
@@ -193,13 +208,17 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_plots_write_png_files(tmp_path):
-    results = _results()
+    results = suite_results()
     paths = (
-        similarity_heatmaps([_similarity()], tmp_path)
+        similarity_heatmaps([similarity()], tmp_path)
         + estimator_vs_finetune(results, tmp_path)
         + quality_vs_flops(results, tmp_path)
     )
     names = [p.name for p in paths]
-    assert names == ["similarity_s_vision_bures.png", "estimators_vs_finetune_s.png", "quality_vs_flops_s.png"]
+    assert names == [
+        "similarity_s_vision_class_gaussian_ot.png",
+        "estimators_vs_finetune_s.png",
+        "quality_vs_flops_s.png",
+    ]
     for path in paths:
         assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000

@@ -1,0 +1,235 @@
+"""A fine-tune group: successive halving over the grid on validation, every seed in step, then each seed's
+surviving run scored once on test.
+
+Rung r trains every surviving configuration, for every seed, to `budgets[r]` optimizer steps of its full-budget
+schedule, resuming from the checkpoint its previous rung left; the best 1/`halving_rate` by mean validation score
+over seeds go on. The survivor of the last rung has then trained exactly as one uninterrupted full run, and that
+run is the cell's final run: the test split is predicted once, there, and never read before. A configuration
+that diverges scores lowest and drops out; if the chosen one diverges, that seed's cell is recorded as diverged.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+from benchmark.data.collate import make_collator
+from benchmark.data.loading import LABEL
+from benchmark.engine.context import RunContext, for_model
+from benchmark.engine.loop import DivergedError, TrainConfig, TrainOutcome, predict_split, train_and_evaluate
+from benchmark.engine.oom import halving_batch_on_oom
+from benchmark.engine.plan import Cell, Group
+from benchmark.engine.records import CellOutcome, cell_result, group_specs
+from benchmark.engine.search import SearchState, expand_grid, halving_budgets
+from benchmark.metrics.compute import chance_level, metric_fn
+from benchmark.models.complexity import track_peak_memory
+from benchmark.results.schema import CellResult, SearchRecord
+from benchmark.utils.naming import safe_component
+
+STATE_FILE = "search.json"
+DIVERGED_SCORE = -math.inf  # a diverged configuration ranks below every finite score
+
+
+class FinetuneSearch:
+    """The state of one group's search and how to train one (configuration, seed) to a rung."""
+
+    def __init__(self, group: Group, context: RunContext):
+        self.group, self.context = group, context
+        self.training = context.training(group.task)
+        self.configs = expand_grid(context.grid(group.model, group.init, group.task, "finetune"))
+        self.rate = (group.task.search or context.suite_search).halving_rate
+        self.work_dir = work_dir(context, group)
+        budgets = halving_budgets(self._total_steps(), len(self.configs), self.rate)
+        self.state = SearchState.load_or_new(self.work_dir / STATE_FILE, self.configs, list(group.seeds), budgets)
+        self.complexity: dict | None = None
+
+    def run(self) -> list[CellResult]:
+        started = time.perf_counter() - self.state.wall_s
+        budgets = self.state.budgets
+        with track_peak_memory(self.context.accelerator.device) as memory:
+            for rung in range(len(budgets)):
+                final = rung == len(budgets) - 1
+                for index in self.state.alive(rung, self.rate):
+                    for position, cell in enumerate(self.group.cells()):
+                        if self._done(index, rung, position, cell.seed, final):
+                            continue
+                        self._train(index, rung, position, cell, final)
+                        self.state.wall_s = time.perf_counter() - started
+                        self._save()
+        record = SearchRecord(
+            method="successive_halving",
+            seeds=list(self.group.seeds),
+            budgets=budgets,
+            halving_rate=self.rate,
+            candidates=self.state.candidates(),
+            chosen=self.state.alive(len(budgets) - 1, self.rate)[0],
+            wall_s=time.perf_counter() - started,
+        )
+        results = [self._final(seed, record, memory) for seed in self.group.seeds]
+        if self.context.accelerator.is_main_process:
+            _remove_with_empty_parents(self.work_dir, self.context.work_dir)
+        return results
+
+    def _done(self, index: int, rung: int, position: int, seed: int, final: bool) -> bool:
+        return self.state.score(index, rung, position) is not None and (not final or seed in self.state.finals)
+
+    def _train(self, index: int, rung: int, position: int, cell: Cell, final: bool) -> None:
+        """Train one configuration for one seed to the rung's budget and record its validation score."""
+        config, key = self.configs[index], f"{index}/{cell.seed}"
+        tried = self.state.batch_sizes.setdefault(key, [])
+        raw = self.context.task_data(cell.task, cell.seed)
+        checkpoint_dir = self.work_dir / f"config{index}-seed{cell.seed}"
+        collected: dict = {}
+
+        def attempt(batch_size: int) -> TrainOutcome:
+            # Accelerate checkpoints every object it has prepared; each run starts with none registered.
+            self.context.accelerator.free_memory()
+            if tried and tried[-1] != batch_size:  # a retry after running out of memory: start this run over
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)
+            if not tried or tried[-1] != batch_size:
+                tried.append(batch_size)
+            loaded = self.context.build(cell.model, cell.init, cell.task, raw.num_labels, cell.seed)
+            loaded.network.source_classifier = None  # only frozen features use it; unused parameters break DDP
+            data = for_model(raw, cell.task, loaded)
+            if self.complexity is None:
+                self.complexity = self.context.complexity(cell.model, cell.task, loaded, data)
+            collate = make_collator(cell.task, loaded.processor)
+            collected.update(loaded=loaded, data=data, collate=collate)
+            return train_and_evaluate(
+                self.context.accelerator,
+                loaded.network,
+                data.train,
+                data.validation,
+                collate,
+                self._train_config(config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung]),
+                metric_fn(cell.task.metrics),
+                cell.task.main_metric,
+                description=f"finetune {cell.name} lr={config['learning_rate']:g} wd={config['weight_decay']:g} "
+                f"rung {rung + 1}/{len(self.state.budgets)}",
+                stop_flag=self.context.stop_flag,
+            )
+
+        try:
+            outcome = halving_batch_on_oom(attempt, tried[-1] if tried else self.training.batch_size)
+        except DivergedError as error:
+            self.state.record(index, rung, position, DIVERGED_SCORE)
+            if final:
+                self.state.finals[cell.seed] = _diverged(cell, error).model_dump_json()
+            return
+        self.state.record(index, rung, position, outcome.metrics[cell.task.main_metric])
+        if final:
+            self.state.finals[cell.seed] = self._test_once(cell, config, outcome, collected, tried).model_dump_json()
+
+    def _test_once(self, cell: Cell, config, outcome: TrainOutcome, collected: dict, tried: list[int]) -> CellResult:
+        """Score the final run on the test split (the only time this group reads it)."""
+        started = time.perf_counter()
+        data, loaded = collected["data"], collected["loaded"]
+        predicted, references = predict_split(
+            self.context.accelerator, loaded.network, data.test, collected["collate"], 2 * tried[-1]
+        )
+        test_wall_s = time.perf_counter() - started
+        outcome_record = CellOutcome(
+            cell=cell,
+            training=self.training,
+            config=config,
+            validation_metrics=outcome.metrics,
+            curve=outcome.curve,
+            predicted=predicted,
+            references=references,
+            chance=chance_level(cell.task.metrics, data.train[LABEL], data.test[LABEL]),
+            complexity=dict(self.complexity or {}),
+            timing={
+                "train_wall_s": outcome.train_wall_s,
+                "eval_wall_s": outcome.eval_wall_s + test_wall_s,
+                "samples_per_s": outcome.samples_per_s,
+                "total_wall_s": outcome.train_wall_s + outcome.eval_wall_s + test_wall_s,
+            },
+            batch_size=tried[-1],
+            optimizer_steps=outcome.optimizer_steps,
+            split_sizes=(len(data.train), len(data.validation), len(data.test)),
+            num_labels=data.num_labels,
+            batch_sizes_tried=list(tried),
+            revisions={
+                "model": loaded.revision,
+                "dataset": cell.task.dataset.revision,
+                "dataset_fingerprint": data.fingerprint,
+            },
+        )
+        return cell_result(outcome_record, self.context.accelerator, group_specs(self.group, self.context))
+
+    def _final(self, seed: int, record: SearchRecord, memory) -> CellResult:
+        """A seed's final record with the group's whole search and its peak memory."""
+        result = CellResult.model_validate_json(self.state.finals[seed])
+        if result.status != "ok":
+            return result
+        complexity = result.complexity.model_copy(
+            update={"peak_memory_bytes": memory.peak_bytes, "peak_memory_measure": memory.measure}
+        )
+        return result.model_copy(update={"search": record, "complexity": complexity})
+
+    def _train_config(self, config, batch_size: int, seed: int, checkpoint_dir: Path, stop_at: int) -> TrainConfig:
+        training = self.training
+        return TrainConfig(
+            epochs=training.epochs,
+            max_steps=training.max_steps,
+            batch_size=batch_size,
+            learning_rate=config["learning_rate"],
+            weight_decay=config["weight_decay"],
+            warmup_ratio=training.warmup_ratio,
+            gradient_accumulation_steps=training.gradient_accumulation_steps,
+            evals_per_epoch=training.evals_per_epoch,
+            num_workers=self.context.num_workers,
+            seed=seed,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_interval_s=self.context.checkpoint_interval_s,
+            stop_at_step=stop_at,
+        )
+
+    def _total_steps(self) -> int:
+        """The full budget in optimizer steps, counted as the loop counts them on each process."""
+        training, world = self.training, self.context.accelerator.num_processes
+        train_size = len(self.context.task_data(self.group.task, self.group.seeds[0]).train)
+        batches_per_epoch = math.ceil(math.ceil(train_size / training.batch_size) / world)
+        return self._train_config({"learning_rate": 0, "weight_decay": 0}, training.batch_size, 0, None, 0).total_steps(
+            batches_per_epoch
+        )
+
+    def _save(self) -> None:
+        if self.context.accelerator.is_main_process:
+            self.state.save(self.work_dir / STATE_FILE)
+        self.context.accelerator.wait_for_everyone()
+
+
+def run_finetune_group(group: Group, context: RunContext) -> list[CellResult]:
+    """Search the group's grid by successive halving and return one final result per seed."""
+    return FinetuneSearch(group, context).run()
+
+
+def work_dir(context: RunContext, group: Group) -> Path:
+    """Where a group keeps its search state and checkpoints until it finishes."""
+    root = context.work_dir or Path(".transfer-bench-work")
+    return root / safe_component(group.suite) / Path(*(safe_component(part) for part in group.name.split("/")))
+
+
+def _diverged(cell: Cell, error: DivergedError) -> CellResult:
+    return CellResult(
+        **cell.identity(),
+        status="diverged",
+        error=str(error),
+        diverged_at_step=error.step,
+        specs={"task": cell.task.model_dump(), "model": cell.model.model_dump()},
+    )
+
+
+def _remove_with_empty_parents(directory: Path, root: Path | None) -> None:
+    """Delete a finished group's work folder, then its parents up to `root` while they are empty."""
+    shutil.rmtree(directory, ignore_errors=True)
+    for parent in directory.parents:
+        if root is None or parent == root or root not in parent.parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # not empty: another group's work is there
+            break

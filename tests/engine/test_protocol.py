@@ -1,0 +1,53 @@
+"""The protocol: three disjoint splits, every choice made on validation, the test split read once per final run."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.engine import finetune, probe
+from benchmark.results.store import find_result_files, read_result
+from benchmark.run import main
+from testkit.fixtures import tiny_run_args
+
+pytestmark = pytest.mark.integration  # runs the suite end to end
+
+
+def test_selection_never_reads_the_test_split(tiny_tasks, tiny_assets, tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    real_train, real_predict = finetune.train_and_evaluate, finetune.predict_split
+    real_heads, real_predict_heads = probe.train_heads, probe.predict_heads
+
+    def train_spy(accelerator, model, train_data, validation_data, *args, **kwargs):
+        events.append(("train", validation_data._fingerprint))
+        return real_train(accelerator, model, train_data, validation_data, *args, **kwargs)
+
+    def predict_spy(accelerator, model, dataset, *args, **kwargs):
+        events.append(("test", dataset._fingerprint))
+        return real_predict(accelerator, model, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(finetune, "train_and_evaluate", train_spy)
+    monkeypatch.setattr(finetune, "predict_split", predict_spy)
+    monkeypatch.setattr(probe, "train_heads", lambda *a, **k: events.append(("heads", "")) or real_heads(*a, **k))
+    monkeypatch.setattr(
+        probe, "predict_heads", lambda *a, **k: events.append(("heads-test", "")) or real_predict_heads(*a, **k)
+    )
+    args = tiny_run_args(tiny_tasks, tiny_assets, tmp_path, "--models", "tiny-resnet", "--no-scratch", "--seeds", "0,1")
+    assert main([*args, "--no-similarity"]) == 0
+
+    tests = [fingerprint for kind, fingerprint in events if kind == "test"]
+    validations = {fingerprint for kind, fingerprint in events if kind == "train"}
+    assert len(tests) == 2  # the fine-tune group: once per seed, after its search
+    assert not validations & set(tests)  # no training run was ever traced on the test split
+    last_training = max(i for i, (kind, _) in enumerate(events) if kind == "train")
+    assert all(i > last_training for i, (kind, _) in enumerate(events) if kind == "test")
+    # probes: every grid head is trained and chosen before any head sees test, once per seed
+    kinds = [kind for kind, _ in events if kind.startswith("heads")]
+    assert kinds == ["heads", "heads", "heads-test", "heads-test"]
+
+    results = {(r.protocol, r.seed): r for r in map(read_result, find_result_files(tmp_path / "tiny"))}
+    for result in results.values():
+        setup = result.setup
+        assert setup.num_train + setup.num_validation == 30 and setup.num_test == 18  # validation carved from train
+        assert result.search.seeds == [0, 1]
+    # one search per group: both seeds carry the same record and the same choice
+    assert results["finetune", 0].search == results["finetune", 1].search
