@@ -15,6 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable, not benchmark/ itself
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from benchmark.engine.trackers import LOGGING_DIRNAME, REPORT_TO_CHOICES, missing_tracker  # noqa: E402
 from benchmark.specs.registry import SpecError  # noqa: E402
 from benchmark.specs.sources import collect_sources, unique_folders  # noqa: E402
 from benchmark.utils.paths import DEFAULT_TASKS_DIR, default_assets_dir  # noqa: E402
@@ -61,8 +62,22 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
         help="where to write the leaderboard (default: <output-dir>/leaderboard)",
     )
     narrow = parser.add_argument_group("narrowing")
-    narrow.add_argument("--tasks", type=_names, help="comma-separated task ids")
+    narrow.add_argument(
+        "--tasks",
+        type=_names,
+        help="comma-separated task ids; a task of the registry that the suite does not list runs with the suite's "
+        "models of its modality",
+    )
     narrow.add_argument("--models", type=_names, help="comma-separated model ids")
+    narrow.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="also run this model: timm:<name>, hf:<hub id> or a checkpoint folder (timm or transformers; library "
+        "and modality read from its config.json), optionally as ID=MODEL; repeatable. It always runs; to run only "
+        "such models, pass --models with their ids",
+    )
     narrow.add_argument("--protocols", type=_names, help="finetune,linear_probe")
     narrow.add_argument("--seeds", type=_ints, help="comma-separated seeds")
     narrow.add_argument("--no-scratch", action="store_true", help="skip the from-scratch twins")
@@ -114,6 +129,19 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
         help="save a resumable fine-tune checkpoint at evaluations this often (0: every one)",
     )
     behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
+    tracking = parser.add_argument_group("experiment tracking")
+    tracking.add_argument(
+        "--report-to",
+        choices=REPORT_TO_CHOICES,
+        default="none",
+        help="log every cell to a tracker through Accelerate (one run per cell: the suite is the project, the cell "
+        "the run): training loss, validation curve, test metrics; 'all' uses every installed tracker",
+    )
+    tracking.add_argument(
+        "--logging-dir",
+        type=Path,
+        help=f"where file-based trackers (TensorBoard) write (default: <output-dir>/{LOGGING_DIRNAME})",
+    )
     return parser
 
 
@@ -161,6 +189,9 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
             "error: --suite is required (or --list / --validate); suites: " + ", ".join(sorted(registry.suites)),
             file=sys.stderr,
         )
+        return EXIT_SPEC_ERROR
+    if problem := missing_tracker(args.report_to):
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_SPEC_ERROR
     from benchmark.engine.suite import run_suite
 

@@ -8,6 +8,7 @@ same cell reads the file instead of running the backbone again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from benchmark.data.collate import model_inputs
 from benchmark.data.loading import LABEL, SPLITS, TaskData
+from benchmark.engine.environment import FEATURE_LIBRARIES, versions_of
 from benchmark.models.factory import TransferModel
 from benchmark.utils.atomic import atomic_write
 
@@ -44,9 +46,17 @@ class FrozenFeatures:
 
 
 def feature_cache_key(**parts) -> str:
-    """A stable hash of everything that determines a split's features."""
-    text = json.dumps(parts, sort_keys=True, default=str)
+    """A stable hash of everything that determines a split's features, including the versions of the libraries
+    that compute them (kernels, model code, preprocessing and decoding change between releases), so upgrading
+    one recomputes the features instead of mixing old ones into new results."""
+    text = json.dumps({**parts, "libraries": feature_library_versions()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1)
+def feature_library_versions() -> dict[str, str]:
+    """The installed versions of `FEATURE_LIBRARIES` (read once per process)."""
+    return versions_of(FEATURE_LIBRARIES)
 
 
 class FeatureCache:

@@ -51,13 +51,16 @@ class FinetuneSearch:
         with track_peak_memory(self.context.accelerator.device) as memory:
             for rung in range(len(budgets)):
                 final = rung == len(budgets) - 1
-                for index in self.state.alive(rung, self.rate):
+                alive = self.state.alive(rung, self.rate)
+                for index in alive:
                     for position, cell in enumerate(self.group.cells()):
                         if self._done(index, rung, position, cell.seed, final):
                             continue
                         self._train(index, rung, position, cell, final)
                         self.state.wall_s = time.perf_counter() - started
                         self._save()
+                if not final:
+                    self._drop_checkpoints(set(alive) - set(self.state.alive(rung + 1, self.rate)))
         record = SearchRecord(
             method="successive_halving",
             seeds=list(self.group.seeds),
@@ -80,7 +83,7 @@ class FinetuneSearch:
         config, key = self.configs[index], f"{index}/{cell.seed}"
         tried = self.state.batch_sizes.setdefault(key, [])
         raw = self.context.task_data(cell.task, cell.seed)
-        checkpoint_dir = self.work_dir / f"config{index}-seed{cell.seed}"
+        checkpoint_dir = self._checkpoint_dir(index, cell.seed)
         collected: dict = {}
 
         def attempt(batch_size: int) -> TrainOutcome:
@@ -195,6 +198,17 @@ class FinetuneSearch:
         return self._train_config({"learning_rate": 0, "weight_decay": 0}, training.batch_size, 0, None, 0).total_steps(
             batches_per_epoch
         )
+
+    def _checkpoint_dir(self, index: int, seed: int) -> Path:
+        return self.work_dir / f"config{index}-seed{seed}"
+
+    def _drop_checkpoints(self, dropped: set[int]) -> None:
+        """Delete the checkpoints of configurations that stop at this rung: they never train again."""
+        if self.context.accelerator.is_main_process:
+            for index in dropped:
+                for seed in self.group.seeds:
+                    shutil.rmtree(self._checkpoint_dir(index, seed), ignore_errors=True)
+        self.context.accelerator.wait_for_everyone()
 
     def _save(self) -> None:
         if self.context.accelerator.is_main_process:

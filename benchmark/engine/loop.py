@@ -8,7 +8,10 @@ scores it once, with `predict`, after the final run. A run may stop early at `st
 successive-halving search): it saves a checkpoint there and a later call continues the same schedule, so a
 configuration that survives every rung ends exactly as one uninterrupted run would.
 Losses stay on the device and are read only at logging points, so the loop never waits on the host each step;
-a non-finite loss there stops the run with `DivergedError`.
+a non-finite loss there stops the run with `DivergedError`. Each validation point also records the mean training
+loss since the previous one (from those same reads, so it costs no extra synchronisation), which experiment
+trackers plot beside the validation curve; its partial sums are checkpointed, so a resumed run records the same
+numbers as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ class TrainOutcome:
     eval_examples_scored: int = 0
     total_steps: int = 0
     batch_sizes_tried: list[int] = field(default_factory=list)
+    # [sum of (mean loss x micro-batches) over the logging points since the last evaluation, micro-batches]
+    loss_since_eval: list[float] = field(default_factory=lambda: [0.0, 0])
+    # [device loss sum, micro-batches] not yet read at a logging point: nonzero only in a checkpoint taken at a stop
+    loss_window: list[float] = field(default_factory=lambda: [0.0, 0])
 
     @property
     def finished(self) -> bool:
@@ -205,8 +212,9 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
     progress = tqdm(
         total=stop_at, initial=step, desc=description, disable=not accelerator.is_local_main_process, leave=False
     )
-    running_loss = torch.zeros((), device=accelerator.device)
-    micro_batches, started, last_checkpoint = 0, time.perf_counter(), outcome.train_wall_s
+    running_loss = torch.tensor(float(outcome.loss_window[0]), device=accelerator.device)
+    micro_batches, started, last_checkpoint = int(outcome.loss_window[1]), time.perf_counter(), outcome.train_wall_s
+    outcome.loss_window = [0.0, 0]
     epoch, skip = divmod(step, steps_per_epoch)
     while step < stop_at:
         loop.sampler.set_epoch(epoch)
@@ -225,7 +233,12 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
             progress.update(1)
             at_eval = step % eval_every == 0 or step == stop_at
             if step % LOG_EVERY_STEPS == 0 or at_eval:
-                progress.set_postfix(loss=f"{_check_finite(accelerator, running_loss / micro_batches, step):.4f}")
+                mean_loss = _check_finite(accelerator, running_loss / micro_batches, step)
+                progress.set_postfix(loss=f"{mean_loss:.4f}")
+                outcome.loss_since_eval = [
+                    outcome.loss_since_eval[0] + mean_loss * micro_batches,
+                    outcome.loss_since_eval[1] + micro_batches,
+                ]
                 running_loss.zero_()
                 micro_batches = 0
             if at_eval:
@@ -238,6 +251,7 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 loop.model.train()
             if _stop_requested(loop, step):
                 outcome.train_wall_s += time.perf_counter() - started
+                outcome.loss_window = [running_loss.item(), micro_batches]  # the resumed run continues this sum
                 _checkpoint(loop, outcome, step)
                 loop.stop_flag.raise_if_set()
             if step >= stop_at:
@@ -297,6 +311,8 @@ def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) ->
         loop.accelerator, loop.model, loop.eval_loader, loop.metric_fn
     )
     outcome.eval_wall_s += time.perf_counter() - started
+    loss_sum, loss_batches = outcome.loss_since_eval
+    outcome.loss_since_eval = [0.0, 0]
     outcome.curve.append(
         {
             "step": step,
@@ -304,6 +320,7 @@ def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) ->
             "train_elapsed_s": round(outcome.train_wall_s, 4),
             "score": metrics[loop.main_metric],
             "metrics": metrics,
+            "train_loss": loss_sum / loss_batches if loss_batches else None,
         }
     )
 

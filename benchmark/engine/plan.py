@@ -5,6 +5,10 @@ because a group's configuration is chosen on the mean validation score over its 
 of its own modality. Groups are ordered so that the linear probe of a (model, init, task) comes just before its
 fine-tune, and sharding (`--shard I/N`) takes every N-th group of that fixed order, so N machines given
 0/N … N-1/N run disjoint sets that together cover the suite.
+
+A suite resolved with tasks or models from the command line (`--tasks` naming a registry task the suite does not
+list, `--model`) plans them like its own: such a task meets the selected models of its modality, and a model
+named with `--model` always runs, whatever `--models` narrows the suite's own models to.
 """
 
 from __future__ import annotations
@@ -82,13 +86,16 @@ def plan_cells(suite: ResolvedSuite, selection: Selection = Selection()) -> list
 
 def plan_groups(suite: ResolvedSuite, selection: Selection = Selection()) -> list[Group]:
     """All groups of a suite after narrowing, in a deterministic order."""
-    models = _narrow(suite.models, selection.models, lambda m: m.id, "--models")
+    wanted_models = selection.models
+    if wanted_models is not None:  # models named with --model run whatever --models keeps of the suite's own
+        wanted_models = [*wanted_models, *(m for m in suite.ad_hoc_models if m not in wanted_models)]
+    models = _narrow(suite.models, wanted_models, lambda m: m.id, "--models")
     tasks = _narrow(suite.tasks, selection.tasks, lambda t: t.task, "--tasks")
     protocols = _narrow(suite.protocols, selection.protocols, str, "--protocols")
     seeds = selection.seeds if selection.seeds is not None else suite.seeds
     scratch = suite.spec.include_scratch if selection.include_scratch is None else selection.include_scratch
     inits: list[Init] = ["pretrained", "scratch"] if scratch else ["pretrained"]
-    return [
+    groups = [
         Group(suite.spec.suite, model, init, task, protocol, tuple(seeds))
         for model in models
         for task in tasks
@@ -96,6 +103,42 @@ def plan_groups(suite: ResolvedSuite, selection: Selection = Selection()) -> lis
         for init in inits
         for protocol in sorted(protocols, key=lambda p: p != "linear_probe")
     ]
+    _check_ad_hoc_tasks_have_models(suite, tasks, groups)
+    return groups
+
+
+def describe_ad_hoc(suite: ResolvedSuite, groups: list[Group]) -> list[str]:
+    """One line per command-line task and model of a plan: which models an added task runs with, and which
+    library, modality and tasks a `--model` got (inferred, so worth saying)."""
+    lines = []
+    for name in suite.ad_hoc_tasks:
+        task = next(t for t in suite.tasks if t.task == name)
+        models = list(dict.fromkeys(g.model.id for g in groups if g.task.task == name))
+        if models:
+            lines.append(
+                f"task {name!r} is not in suite {suite.spec.suite!r}: running it with its {task.modality} "
+                f"models {', '.join(models)}"
+            )
+    for model_id in suite.ad_hoc_models:
+        model = next(m for m in suite.models if m.id == model_id)
+        tasks = list(dict.fromkeys(g.task.task for g in groups if g.model.id == model_id))
+        where = f"on {', '.join(tasks)}" if tasks else f"on nothing: no {model.modality} task is selected"
+        lines.append(f"model {model_id!r} ({model.library} {model.checkpoint}, {model.modality}): running it {where}")
+    return lines
+
+
+def _check_ad_hoc_tasks_have_models(suite: ResolvedSuite, tasks: list[TaskSpec], groups: list[Group]) -> None:
+    """A task added from the command line that no selected model can run is an error, not an empty plan."""
+    planned = {group.task.task for group in groups}
+    selected = {task.task: task for task in tasks}
+    problems = [
+        f"--tasks: {name!r} is not in suite {suite.spec.suite!r}, and none of its selected models is "
+        f"{selected[name].modality} to run it with; add one with --model"
+        for name in suite.ad_hoc_tasks
+        if name in selected and name not in planned
+    ]
+    if problems:
+        raise SpecError(problems)
 
 
 def shard(items: list, index: int, count: int) -> list:

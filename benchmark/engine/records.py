@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass, field
 
 from accelerate import Accelerator
 
 from benchmark.engine.context import RunContext
-from benchmark.engine.environment import hardware_name, library_versions
+from benchmark.engine.environment import (
+    code_version,
+    command_line,
+    cpu_model_name,
+    cuda_versions,
+    dataset_hub_commit,
+    distributed_setup,
+    gpu_names,
+    hardware_name,
+    library_versions,
+    model_hub_commit,
+)
 from benchmark.engine.plan import Cell, Group
 from benchmark.metrics.compute import compute_metrics
-from benchmark.results.schema import CellResult, Convergence, CurvePoint, Predictions, SearchRecord
+from benchmark.results.schema import CellResult, Convergence, CurvePoint, Predictions, Provenance, SearchRecord
 from benchmark.specs.schema import TrainingSpec
 
 LATE_SHARE = 0.25  # the last quarter of the budget
@@ -98,6 +110,28 @@ def cell_result(
         versions=library_versions(),
         revisions=outcome.revisions,
         specs=specs,
+        provenance=provenance(cell, accelerator),
+    )
+
+
+def provenance(cell: Cell, accelerator: Accelerator) -> Provenance:
+    """What produced a cell's result: machine, code version and command line, distributed setup, and the hub
+    commits of its checkpoint and dataset (None where the hub cache does not know them)."""
+    cuda, cudnn = cuda_versions()
+    commit, dirty = code_version()
+    model, dataset = cell.model, cell.task.dataset
+    return Provenance(
+        cpu=cpu_model_name(),
+        gpus=gpu_names(),
+        cuda=cuda,
+        cudnn=cudnn,
+        platform=platform.platform(),
+        command=command_line(),
+        code_commit=commit,
+        code_dirty=dirty,
+        model_commit=model_hub_commit(model.library, model.checkpoint, model.revision),
+        dataset_commit=dataset_hub_commit(dataset.path, dataset.revision),
+        **distributed_setup(accelerator),
     )
 
 

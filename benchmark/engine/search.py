@@ -32,7 +32,7 @@ DEFAULT_GRIDS: dict[tuple[Library, Init], GridSpec] = {
     ("transformers", "pretrained"): GridSpec(learning_rate=[1e-5, 3e-5, 1e-4, 3e-4], weight_decay=[0.01, 0.1]),
     ("transformers", "scratch"): GridSpec(learning_rate=[1e-4, 3e-4, 1e-3, 3e-3], weight_decay=[0.01, 0.1]),
 }
-DEFAULT_PROBE_GRID = GridSpec(learning_rate=[1e-3, 1e-2], weight_decay=[0.0, 0.1, 1.0, 10.0])
+DEFAULT_PROBE_GRID = GridSpec(learning_rate=[1e-3, 1e-2], weight_decay=[0.0, 0.3, 3.0, 30.0])
 
 
 def resolve_grid(

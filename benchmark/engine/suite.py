@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, broadcast_object_list
 from tqdm.auto import tqdm
 
 from benchmark.data.loading import SplitCaps
@@ -35,12 +35,15 @@ from benchmark.engine.context import RunContext
 from benchmark.engine.features import FeatureCache
 from benchmark.engine.finetune import run_finetune_group
 from benchmark.engine.interruption import StopFlag, StopRequested
-from benchmark.engine.plan import Cell, Group, Selection, parse_shard, plan_groups, shard
+from benchmark.engine.plan import Cell, Group, Selection, describe_ad_hoc, parse_shard, plan_groups, shard
 from benchmark.engine.probe import run_probe_group
+from benchmark.engine.records import provenance
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
 from benchmark.engine.task_similarity import measure_suite_similarity
+from benchmark.engine.trackers import default_logging_dir, is_tracking, log_with, report_cell
 from benchmark.results.schema import CellResult, ResultFileError
 from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
+from benchmark.specs.adhoc import parse_models
 from benchmark.specs.registry import Registry
 from benchmark.specs.schema import TrainingSpec
 
@@ -51,7 +54,12 @@ WORK_DIRNAME = ".searches"  # search states and checkpoints of unfinished groups
 
 def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """Run (this shard of) a suite; return the process exit status."""
-    suite = registry.resolve(args.suite, skip_unknown_tasks=args.keep_going)
+    suite = registry.resolve(
+        args.suite,
+        skip_unknown_tasks=args.keep_going,
+        requested_tasks=args.tasks,
+        extra_models=parse_models(getattr(args, "model", None)),
+    )
     selection = Selection(
         models=args.models,
         tasks=args.tasks,
@@ -60,11 +68,15 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         include_scratch=False if args.no_scratch else None,
     )
     index, count = parse_shard(args.shard)
-    groups = shard(plan_groups(suite, selection), index, count)
+    planned = plan_groups(suite, selection)
+    groups = shard(planned, index, count)
     # Some backbones skip layers at random while training (Wav2Vec2's layerdrop), so under DDP a step may
     # leave parameters without gradients; let DDP look for them rather than fail.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, kwargs_handlers=[ddp])
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, kwargs_handlers=[ddp], **_tracking(args))
+    if accelerator.is_main_process:
+        for line in describe_ad_hoc(suite, planned):
+            print(line)
     if accelerator.device.type == "cpu":
         torch.set_num_threads(args.cpu_threads or default_cpu_threads())
     context = RunContext(
@@ -94,7 +106,9 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         checkpoint_interval_s=args.checkpoint_interval,
         score_weights=suite.score_weights.model_dump(),
     )
-    key = job_key(args.suite, args.models, args.tasks, args.protocols, args.seeds, args.no_scratch)
+    # Models named with --model make a different job; without them the key stays what it was.
+    ad_hoc = [model.model_dump() for model in suite.models if model.id in suite.ad_hoc_models]
+    key = job_key(args.suite, args.models, args.tasks, args.protocols, args.seeds, args.no_scratch, *ad_hoc)
     job = SharedOutput(args.output_dir).job(key, index, count)
     if accelerator.is_main_process:
         job.start()
@@ -156,6 +170,15 @@ def _final_stage(suite, context: RunContext, args: argparse.Namespace, job: Shar
     return True
 
 
+def _tracking(args: argparse.Namespace) -> dict:
+    """`Accelerator` arguments for `--report-to` (none by default, so a run without trackers is unchanged)."""
+    trackers = log_with(getattr(args, "report_to", None))
+    if trackers is None:
+        return {}
+    logging_dir = getattr(args, "logging_dir", None) or default_logging_dir(args.output_dir)
+    return {"log_with": trackers, "project_config": ProjectConfiguration(logging_dir=str(logging_dir))}
+
+
 def default_cpu_threads() -> int:
     """The cores this process may run on, shared evenly by the processes launched on this machine.
 
@@ -193,6 +216,8 @@ def _run_groups(groups: list[Group], context: RunContext, output_dir: Path, over
                 claim.release()  # only once the results are written
         for result, cell in zip(results, cells, strict=True):
             outcomes.setdefault(cell.name, (result.status, result.error or _headline(result)))
+            if main and is_tracking(accelerator):
+                _report(accelerator, result, cell)
         if accelerator.num_processes > 1:
             disk_gone = broadcast_object_list([disk_gone])[0]
         accelerator.wait_for_everyone()
@@ -201,6 +226,14 @@ def _run_groups(groups: list[Group], context: RunContext, output_dir: Path, over
                 print("error: the output folder cannot take more files; stopping (finished results are kept)")
             break
     return outcomes
+
+
+def _report(accelerator: Accelerator, result: CellResult, cell: Cell) -> None:
+    """A cell's tracker run; a tracker that fails is reported and never fails the cell (its file is written)."""
+    try:
+        report_cell(accelerator, result, cell.name)
+    except Exception as error:  # a tracker service down or misconfigured must not stop the suite
+        tqdm.write(f"warning: {cell.name} not logged to the trackers: {type(error).__name__}: {error}")
 
 
 def _claim(shared: SharedOutput, target: Path, main: bool) -> tuple[Claim | None, str]:
@@ -253,15 +286,19 @@ def _attempt(group: Group, context: RunContext) -> list[CellResult]:
     """The group's result per seed; an exception fails every seed of the group, with its message."""
     run = run_probe_group if group.protocol == "linear_probe" else run_finetune_group
     try:
-        return run(group, context)
+        results = run(group, context)
     except StopRequested:
         raise
     except Exception as error:  # one group's failure is recorded and must not end the suite
         if context.accelerator.is_main_process:
             traceback.print_exc(file=sys.stderr)
-        return [failure_result(cell, "failed", f"{type(error).__name__}: {error}") for cell in group.cells()]
+        results = [failure_result(cell, "failed", f"{type(error).__name__}: {error}") for cell in group.cells()]
     finally:
         context.accelerator.free_memory()
+    return [  # failed and diverged cells say what produced them too
+        result if result.provenance else result.model_copy(update={"provenance": provenance(cell, context.accelerator)})
+        for result, cell in zip(results, group.cells(), strict=True)
+    ]
 
 
 def failure_result(cell: Cell, status: str, message: str, step: int | None = None) -> CellResult:

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmark.report import plots, sections
+from benchmark.report.html import write_html
+from benchmark.report.table import write_results_table
 from benchmark.results.aggregate import (
     Group,
     GroupKey,
@@ -91,13 +93,16 @@ def load_similarities(results_dir: Path) -> list[SimilarityResult]:
 
 
 def build_leaderboard(results_dir: Path, out_dir: Path, n_boot: int = BOOTSTRAP_RESAMPLES) -> Path:
-    """Write `<out_dir>/README.md` and its PNG figures from the result files; return the markdown's path."""
+    """Write `<out_dir>/README.md`, its PNG figures, the results table (parquet, CSV) and the HTML page from the
+    result files; return the markdown's path."""
     with garbage_collection_paused():
         results, similarities = load_results(results_dir), load_similarities(results_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         figures = _write_figures(results, similarities, out_dir)
         path = out_dir / "README.md"
         atomic_write_text(path, render_markdown(results, similarities, figures, n_boot))
+        table, *_ = write_results_table(results, out_dir)
+        write_html(table, out_dir, figures)
     return path
 
 

@@ -30,6 +30,7 @@ class CurvePoint(BaseModel):
     train_elapsed_s: float
     score: float
     metrics: dict[str, float]
+    train_loss: float | None = None  # mean training loss since the previous evaluation (fine-tunes only)
 
 
 class Record(BaseModel):
@@ -80,6 +81,29 @@ class Setup(Record):
     batch_sizes_tried: str | None = None
     num_labels: int
     feature_dim: int | None = None
+
+
+class Provenance(Record):
+    """What produced a result, to reproduce or audit it: the machine, the code and command, the distributed
+    setup, and the hub commits the checkpoint and dataset resolved to. None where it cannot be known (no GPU, not
+    a git checkout, a local folder, an empty hub cache)."""
+
+    cpu: str
+    gpus: list[str] = Field(default_factory=list)
+    cuda: str | None = None
+    cudnn: str | None = None
+    platform: str | None = None
+    command: list[str] = Field(default_factory=list)
+    code_commit: str | None = None
+    code_dirty: bool | None = None
+    model_commit: str | None = None
+    dataset_commit: str | None = None
+    distributed_type: str | None = None
+    backend: str | None = None
+    world_size: int = 1
+    local_processes: int = 1
+    num_machines: int = 1
+    mixed_precision: str | None = None
 
 
 class Candidate(Record):
@@ -165,6 +189,7 @@ class CellResult(Record):
     versions: dict[str, str] = Field(default_factory=dict)
     revisions: dict[str, str | None] = Field(default_factory=dict)
     specs: dict = Field(default_factory=dict)
+    provenance: Provenance | None = None  # absent in files written before it was recorded
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property

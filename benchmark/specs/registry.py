@@ -15,6 +15,7 @@ expand to more than `MAX_YAML_NODES` nodes (a "billion laughs" bomb: a few hundr
 from __future__ import annotations
 
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -56,7 +57,11 @@ class SpecError(Exception):
 
 @dataclass(frozen=True)
 class ResolvedSuite:
-    """A suite with includes merged and task ids replaced by validated task specs."""
+    """A suite with includes merged and task ids replaced by validated task specs.
+
+    `ad_hoc_tasks` are registry tasks outside the suite's list that the command line asked for, and
+    `ad_hoc_models` models named on the command line (`--model`); both are also in `tasks` and `models`.
+    """
 
     spec: SuiteSpec
     models: list[ModelSpec]
@@ -65,6 +70,8 @@ class ResolvedSuite:
     seeds: list[int]
     training: TrainingSpec
     score_weights: ScoreWeights
+    ad_hoc_tasks: tuple[str, ...] = ()
+    ad_hoc_models: tuple[str, ...] = ()
 
 
 @dataclass
@@ -77,9 +84,21 @@ class Registry:
     suites: dict[str, SuiteSpec] = field(default_factory=dict)
     suite_files: dict[str, Path] = field(default_factory=dict)
 
-    def resolve(self, suite_name: str, skip_unknown_tasks: bool = False) -> ResolvedSuite:
+    def resolve(
+        self,
+        suite_name: str,
+        skip_unknown_tasks: bool = False,
+        requested_tasks: Sequence[str] | None = None,
+        extra_models: Sequence[ModelSpec] = (),
+    ) -> ResolvedSuite:
         """Merge a suite's includes and look up its tasks; unknown names raise `SpecError` (unless
-        `skip_unknown_tasks`, for `--keep-going` after invalid task files were skipped)."""
+        `skip_unknown_tasks`, for `--keep-going` after invalid task files were skipped).
+
+        `requested_tasks` (`--tasks`) may name any task of the registry: one the suite does not list joins it, to
+        run with the suite's models of its modality; a name the registry does not know is an error with the
+        nearest known name. `extra_models` (`--model`) join the suite's models; one whose id a different suite
+        model already has is an error.
+        """
         if suite_name not in self.suites:
             raise SpecError([f"unknown suite {suite_name!r}{suggest(suite_name, self.suites)}"])
         problems: list[str] = []
@@ -88,17 +107,39 @@ class Registry:
         tasks = [task for ref in task_refs if (task := self._lookup_task(ref, suite_name, problems))]
         if skip_unknown_tasks:
             problems = [p for p in problems if "unknown task" not in p]
+        models, tasks = _unique_by(models, lambda m: m.id), _unique_by(tasks, lambda t: t.task)
+        ad_hoc_tasks = self._ad_hoc_tasks(requested_tasks or [], tasks, problems)
+        ad_hoc_models = _ad_hoc_models(extra_models, models, problems)
         if problems:
             raise SpecError(problems)
+        known = {model.id for model in models}
         return ResolvedSuite(
             spec=spec,
-            models=_unique_by(models, lambda m: m.id),
-            tasks=_unique_by(tasks, lambda t: t.task),
+            models=models + [model for model in ad_hoc_models if model.id not in known],
+            tasks=tasks + ad_hoc_tasks,
             protocols=spec.protocols,
             seeds=spec.seeds,
             training=spec.training,
             score_weights=spec.score_weights,
+            ad_hoc_tasks=tuple(task.task for task in ad_hoc_tasks),
+            ad_hoc_models=tuple(model.id for model in ad_hoc_models),
         )
+
+    def _ad_hoc_tasks(self, requested: Sequence[str], tasks: list[TaskSpec], problems: list[str]) -> list[TaskSpec]:
+        """The registry's specs of the requested task ids that the suite does not list; unknown ids are problems."""
+        listed = {task.task for task in tasks}
+        added: list[TaskSpec] = []
+        for name in dict.fromkeys(requested):
+            if name in listed:
+                continue
+            if name in self.tasks:
+                added.append(self.tasks[name])
+                continue
+            problems.append(
+                f"--tasks: {name!r} is not in this suite (has {sorted(listed)}) nor in the registry"
+                f"{suggest(name, [*listed, *self.tasks])}"
+            )
+        return added
 
     def _lookup_task(self, ref: str, suite_name: str, problems: list[str]) -> TaskSpec | None:
         if ref in self.tasks:
@@ -113,6 +154,23 @@ class Registry:
         where = self.suite_files.get(suite_name, suite_name)
         problems.append(f"{where}: field 'tasks': unknown task {ref!r}{suggest(ref, self.tasks)}")
         return None
+
+
+def _ad_hoc_models(extra: Sequence[ModelSpec], models: list[ModelSpec], problems: list[str]) -> list[ModelSpec]:
+    """The command line's models; one whose id a different model of the suite has is a problem (ids name result
+    folders, so two checkpoints must never share one). A model identical to a suite model is kept: it runs."""
+    by_id = {model.id: model for model in models}
+    kept = []
+    for model in extra:
+        clash = by_id.get(model.id)
+        if clash is not None and (clash.library, clash.checkpoint) != (model.library, model.checkpoint):
+            problems.append(
+                f"--model: id {model.id!r} is already the suite's {clash.library} model {clash.checkpoint!r}; "
+                f"give yours another id: --model my-id=..."
+            )
+            continue
+        kept.append(clash or model)
+    return kept
 
 
 def _merged_members(

@@ -51,6 +51,8 @@ def test_demo_suite_runs_end_to_end_on_reduced_caps(demo_assets, tmp_path, capsy
             "0",
             "--max-train-samples",
             "24",
+            "--max-validation-samples",
+            "16",
             "--max-eval-samples",
             "16",
             "--epochs",

@@ -38,3 +38,26 @@ def test_shards_are_disjoint_and_cover_the_plan(suite):
     for bad in ("4/4", "x", "1/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_models_named_on_the_command_line_always_run(tiny_tasks, tiny_assets):
+    from benchmark.specs.adhoc import parse_model
+
+    mine = parse_model(f"mine={tiny_assets / 'tiny-resnet'}")
+    suite = load_registry(tiny_tasks).resolve("tiny", extra_models=[mine])
+    everything = {c.model.id for c in plan_cells(suite, Selection(include_scratch=False))}
+    assert everything == {"tiny-resnet", "tiny-bert", "tiny-w2v2", "mine"}
+    narrowed = plan_cells(suite, Selection(models=["tiny-bert"], include_scratch=False))
+    assert {c.model.id for c in narrowed} == {"tiny-bert", "mine"}  # --models narrows the suite's own
+    only = plan_cells(suite, Selection(models=["mine"], include_scratch=False))
+    assert {c.model.id for c in only} == {"mine"} and {c.task.task for c in only} == {"colours"}
+
+
+def test_an_added_task_without_a_model_of_its_modality_is_an_error(tiny_tasks):
+    registry = load_registry(tiny_tasks)
+    registry.suites["vision_only"] = registry.suites["tiny"].model_copy(
+        update={"suite": "vision_only", "tasks": ["colours"], "models": registry.suites["tiny"].models[:1]}
+    )
+    suite = registry.resolve("vision_only", requested_tasks=["tones"])
+    with pytest.raises(SpecError, match="none of its selected models is audio to run it with; add one with --model"):
+        plan_cells(suite, Selection(tasks=["tones"]))

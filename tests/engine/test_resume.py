@@ -1,4 +1,5 @@
-"""Interrupted runs resume: real signals to a real subprocess, then a rerun that matches an uninterrupted run."""
+"""Interrupted runs resume: real signals to a real subprocess in the middle of a search, then a rerun that
+redoes no finished candidate and matches an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -34,23 +35,29 @@ def comparable(path: Path) -> dict:
     data = read_result(path).model_dump()
     for point in data["curve"]:
         point.pop("train_elapsed_s")
+    data["search"].pop("wall_s")
     return {key: value for key, value in data.items() if key not in VOLATILE}
 
 
-def wait_for_checkpoint(output: Path, cell: str, process: subprocess.Popen, timeout: float = 240) -> int:
-    """Poll until the cell has a checkpoint a few steps in; return its step."""
-    progress = output / ".checkpoints" / cell / "progress.json"
+SEARCH = Path(".searches", "tiny", "tiny-bert", "topics", "finetune")
+
+
+def wait_mid_search(output: Path, process: subprocess.Popen, timeout: float = 240) -> int:
+    """Poll until the tiny-bert search has recorded its first candidate's rung-1 score and the second candidate
+    has a checkpoint a few steps in; return that checkpoint's step."""
+    search = output / SEARCH
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-2000:]
         try:
-            step = json.loads(progress.read_text())["step"]
-        except (OSError, ValueError):
-            step = 0
-        if step >= 6:
+            recorded = json.loads((search / "search.json").read_text())["scores"]
+            step = json.loads((search / "config1-seed0" / "progress.json").read_text())["step"]
+        except (OSError, ValueError, KeyError):
+            recorded, step = [], 0
+        if recorded and step >= 6:
             return step
         time.sleep(0.05)
-    raise AssertionError(f"no checkpoint for {cell} within {timeout}s")
+    raise AssertionError(f"the tiny-bert search did not reach its second candidate within {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +73,7 @@ def test_killed_in_second_task_then_resumed_matches_uninterrupted(
 ):
     cmd = command(tiny_tasks, tiny_assets, tmp_path)
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    step = wait_for_checkpoint(tmp_path, "tiny-bert_topics_finetune-seed0", process)
+    wait_mid_search(tmp_path, process)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     if signum == signal.SIGTERM:
@@ -80,9 +87,10 @@ def test_killed_in_second_task_then_resumed_matches_uninterrupted(
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "skipped" not in rerun.stderr
-    resumed = read_result(tmp_path / "tiny" / "tiny-bert" / "topics" / "finetune-seed0.json")
-    assert resumed.curve[0].step < step  # the curve before the kill was kept, not recomputed
+    first_candidate = "finetune tiny-bert/topics/finetune-seed0 lr=0.001 wd=0.01 rung 1/2"
+    assert first_candidate not in rerun.stderr  # recorded before the kill: not trained again
+    assert "lr=0.003 wd=0.01 rung 1/2" in rerun.stderr  # the interrupted candidate continues
     for path in find_result_files(uninterrupted / "tiny"):
         relative = path.relative_to(uninterrupted)
         assert comparable(tmp_path / relative) == comparable(path), relative
-    assert not (tmp_path / ".checkpoints" / "tiny-bert_topics_finetune-seed0").exists()
+    assert not (tmp_path / SEARCH).exists()  # a finished search leaves no state or checkpoints behind
