@@ -217,9 +217,11 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
     outcome.loss_window = [0.0, 0]
     epoch, skip = divmod(step, steps_per_epoch)
     while step < stop_at:
-        loop.sampler.set_epoch(epoch)
         skipped = skip * config.gradient_accumulation_steps
         batches = accelerator.skip_first_batches(loop.train_loader, skipped) if skipped else loop.train_loader
+        # Accelerate's loader sets its sampler's epoch from its own iteration count, which restarts at 0 in a
+        # loader made for a resumed run: set it, so the order depends on (seed, epoch) alone.
+        batches.set_epoch(epoch)
         skip = 0
         loop.model.train()
         for batch in batches:

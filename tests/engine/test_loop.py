@@ -54,13 +54,19 @@ def test_diverging_loss_raises_with_step():
 
 def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path):
     base = dict(epochs=3, batch_size=16, learning_rate=0.05, evals_per_epoch=2, checkpoint_dir=tmp_path / "ckpt")
-    whole = run(TrainConfig(**{**base, "checkpoint_dir": None}))
-    for stop in (5, 11):
+    torch.manual_seed(0)  # the same initial weights as the runs `run` builds
+    whole_model = LinearHead(8, 3)
+    whole = run(TrainConfig(**{**base, "checkpoint_dir": None}), whole_model)
+    for stop in (5, 11):  # rungs inside the first and the second epoch (6 steps each)
         partial = run(TrainConfig(**base, stop_at_step=stop))
         assert partial.optimizer_steps == stop and not partial.finished
         assert partial.curve[-1]["step"] == stop  # a rung is always evaluated where it stops
-    final = run(TrainConfig(**base))
+    final_model = LinearHead(8, 3)
+    final = run(TrainConfig(**base), final_model)
     assert final.finished and final.metrics == whole.metrics
+    # every epoch after a resume sees the data order of an uninterrupted run: the weights are the same
+    for resumed, uninterrupted in zip(final_model.parameters(), whole_model.parameters(), strict=True):
+        torch.testing.assert_close(resumed, uninterrupted)
     at_whole_evals = [p for p in final.curve if p["step"] in {q["step"] for q in whole.curve}]
     assert [p["score"] for p in at_whole_evals] == [p["score"] for p in whole.curve]
 

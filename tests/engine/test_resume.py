@@ -17,7 +17,7 @@ from testkit.fixtures import RUN_SCRIPT, tiny_run_args
 
 pytestmark = pytest.mark.integration  # runs the suite, launches processes or builds real assets
 
-VOLATILE = {"timing", "created_at", "complexity", "setup", "versions"}
+VOLATILE = {"timing", "created_at", "complexity", "setup", "versions", "provenance"}
 
 
 def command(tiny_tasks, tiny_assets, output: Path) -> list[str]:
