@@ -1076,6 +1076,12 @@ class SearchComparison:
         return self.search_wall_s / statistics.median(self.full_wall_s)
 
     @property
+    def overhead_s(self) -> float:
+        """The search's wall time beyond `step_ratio` full fine-tunes: the per-run and per-rung costs (builds,
+        checkpoints, extra evaluations) that a larger budget would amortise."""
+        return self.search_wall_s - self.step_ratio * statistics.median(self.full_wall_s)
+
+    @property
     def step_ratio(self) -> float:
         """Optimizer steps the search trains over those of one full fine-tune (2.5 for 8 configurations, rate 2)."""
         return halving_steps(self.budgets, len(self.configs), self.rate) / self.budgets[-1]
@@ -1307,6 +1313,7 @@ def print_search_table(comparisons: list[SearchComparison]) -> None:
             "halving s",
             "one full fine-tune s",
             "ratio",
+            "beyond steps s",
             "full grid s",
             "halving chose",
             "full grid chose",
@@ -1322,6 +1329,7 @@ def print_search_table(comparisons: list[SearchComparison]) -> None:
                 f"{c.search_wall_s:.1f}",
                 _spread(c.full_wall_s),
                 f"{c.ratio:.2f}",
+                f"{c.overhead_s:+.1f}",
                 f"{sum(c.full_wall_s):.1f}",
                 _config_name(c, c.chosen),
                 _config_name(c, c.grid_chosen),
@@ -1334,23 +1342,21 @@ def print_search_table(comparisons: list[SearchComparison]) -> None:
     )
 
 
-def print_stage_table(comparison: SearchComparison) -> None:
-    """Where the halving search's time went against one full fine-tune's (median over the 8), stage by stage."""
+def print_stage_table(comparisons: list[SearchComparison], what: str) -> None:
+    """Where the halving searches' time went against one full fine-tune's (median over the 8), stage by stage,
+    summed over `comparisons`."""
     names = [*STAGES, TRAINING_STAGE]
-    full = {name: statistics.median(stages[name] for stages in comparison.full_stages) for name in names}
+    halving = {name: sum(c.search_stages[name] for c in comparisons) for name in names}
+    full = {name: sum(statistics.median(s[name] for s in c.full_stages) for c in comparisons) for name in names}
+    step_ratio = statistics.median(c.step_ratio for c in comparisons)
     print(
-        f"\nwhere the time went, {comparison.name} (seconds; extra = halving - {comparison.step_ratio:.2f} x full, "
-        "what the stage adds beyond that many full runs' worth; negative for work done once per search)"
+        f"\nwhere the time went, {what} (seconds; extra = halving - {step_ratio:.2f} x full, what the stage adds "
+        "beyond that many full runs' worth; negative for work done once per search)"
     )
     print_table(
         ["stage", "halving s", "one full fine-tune s", "extra s"],
         [
-            [
-                name,
-                f"{comparison.search_stages[name]:.2f}",
-                f"{full[name]:.2f}",
-                f"{comparison.search_stages[name] - comparison.step_ratio * full[name]:+.2f}",
-            ]
+            [name, f"{halving[name]:.2f}", f"{full[name]:.2f}", f"{halving[name] - step_ratio * full[name]:+.2f}"]
             for name in names
         ],
     )
@@ -1389,7 +1395,8 @@ def report_search(sizes: Sizes, work_dir: Path, demo_assets: Path | None = None)
         "suite runs it (model built per run and rung, checkpoints, resumes, validation, one test scoring); "
         "'one full fine-tune' = each configuration alone as a 1-configuration grid, median [min-max] of the 8, "
         "4 run before the halving search and 4 after; 'full grid s' = all 8 (the naive search); ratio = halving s / "
-        "one full fine-tune s; the figure after each choice is that configuration's mean validation score after "
+        "one full fine-tune s; beyond steps = halving s - (steps / full) x one full fine-tune s, the fixed costs of "
+        "its extra runs and rungs; the figure after each choice is that configuration's mean validation score after "
         "the whole budget; regret = the full grid's best score minus the chosen one's; survivor vs alone = the "
         "chosen configuration's final validation score in the search minus in its uninterrupted run (0 expected)"
     )
@@ -1407,7 +1414,7 @@ def report_search(sizes: Sizes, work_dir: Path, demo_assets: Path | None = None)
     )
     print_search_table(comparisons)
     for comparison in comparisons:
-        print_stage_table(comparison)
+        print_stage_table([comparison], comparison.name)
     summarise_searches(comparisons, "synthetic tasks")
     if demo_assets is not None:
         comparisons += report_demo_search(sizes, work_dir / "demo", demo_assets, accelerator)
@@ -1436,6 +1443,7 @@ def report_demo_search(
         f"{caps.validation}/{caps.test}, seeds {list(setting.seeds)}, budget {budget}"
     )
     print_search_table(comparisons)
+    print_stage_table(comparisons, f"summed over the {len(comparisons)} demo tasks")
     summarise_searches(comparisons, "demo tasks")
     return comparisons
 

@@ -153,7 +153,11 @@ def train_and_evaluate(
     """
     sampler = EpochSeededSampler(len(train_data), config.seed)
     loader_options = {"collate_fn": collate_fn, "num_workers": config.num_workers, "pin_memory": _pin(accelerator)}
+    # Each loader iterator draws a seed from its generator; with their own generators they leave torch's global
+    # one (dropout, saved in checkpoints) alone, so extra evaluations or a resumed iterator shift no dropout mask.
+    loader_options["generator"] = torch.Generator().manual_seed(config.seed)
     train_loader = DataLoader(train_data, batch_size=config.batch_size, sampler=sampler, **loader_options)
+    loader_options["generator"] = torch.Generator().manual_seed(config.seed)
     eval_loader = DataLoader(validation_data, batch_size=config.batch_size * 2, **loader_options)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(trainable, config, accelerator.device, accelerator.mixed_precision)

@@ -88,7 +88,14 @@ def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, floa
         train, validation, test = _standardised(frozen, context.accelerator.device)
         settings = ProbeSettings(training.probe_epochs, training.batch_size, training.warmup_ratio, seed)
         heads = train_heads(
-            train, validation, configs, raw.num_labels, settings, metric_fn(task.metrics), task.main_metric
+            train,
+            validation,
+            configs,
+            raw.num_labels,
+            settings,
+            metric_fn(task.metrics),
+            task.main_metric,
+            curve_metric_fn=metric_fn([task.main_metric]),  # every metric only at the end
         )
         dim = train[0].shape[1]
         complexity["params_trainable"] = (dim + 1) * raw.num_labels

@@ -90,8 +90,10 @@ def train_heads(
     settings: ProbeSettings,
     metric_fn: MetricFn,
     main_metric: str,
+    curve_metric_fn: MetricFn | None = None,
 ) -> HeadsOutcome:
-    """Train one head per configuration on `train` (features, labels) and trace each on `validation`."""
+    """Train one head per configuration on `train` (features, labels) and trace each on `validation`: every metric
+    of `metric_fn` at the end, `curve_metric_fn` (by default the same) at the evaluations along the way."""
     features, labels = train
     heads, dim = len(configs), features.shape[1]
     generator = torch.Generator().manual_seed(settings.seed)
@@ -122,7 +124,7 @@ def train_heads(
             outcome.examples_seen += len(batch)
             if step % eval_every == 0 or step == total:
                 outcome.train_wall_s += time.perf_counter() - started
-                metrics = metric_fn if step == total else _only(metric_fn, main_metric)
+                metrics = metric_fn if step == total else curve_metric_fn or metric_fn
                 _record_eval(outcome, validation, step, step / steps_per_epoch, metrics, main_metric)
                 started = time.perf_counter()
             if step == total:
@@ -130,10 +132,6 @@ def train_heads(
                 return outcome
     raise AssertionError("unreachable: the step budget ends the loop")
 
-
-def _only(metric_fn: MetricFn, main_metric: str) -> MetricFn:
-    """The main metric alone, for the evaluations along the curve (every metric is computed at the end)."""
-    return lambda predictions, references: {main_metric: metric_fn(predictions, references)[main_metric]}
 
 
 def predict_heads(outcome: HeadsOutcome, features: torch.Tensor, head: int) -> list[int]:

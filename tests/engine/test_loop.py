@@ -52,16 +52,25 @@ def test_diverging_loss_raises_with_step():
     assert caught.value.step >= 1 and "loss became" in str(caught.value)
 
 
-def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path):
+class DropoutHead(LinearHead):
+    """A linear head with dropout: its training draws from torch's random generator every step."""
+
+    def forward(self, inputs):
+        return self.linear(torch.nn.functional.dropout(inputs["features"], p=0.3, training=self.training))
+
+
+@pytest.mark.parametrize("head", [LinearHead, DropoutHead])
+def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path, head):
     base = dict(epochs=3, batch_size=16, learning_rate=0.05, evals_per_epoch=2, checkpoint_dir=tmp_path / "ckpt")
     torch.manual_seed(0)  # the same initial weights as the runs `run` builds
-    whole_model = LinearHead(8, 3)
+    whole_model = head(8, 3)
     whole = run(TrainConfig(**{**base, "checkpoint_dir": None}), whole_model)
     for stop in (5, 11):  # rungs inside the first and the second epoch (6 steps each)
-        partial = run(TrainConfig(**base, stop_at_step=stop))
+        torch.manual_seed(0)
+        partial = run(TrainConfig(**base, stop_at_step=stop), head(8, 3))
         assert partial.optimizer_steps == stop and not partial.finished
         assert partial.curve[-1]["step"] == stop  # a rung is always evaluated where it stops
-    final_model = LinearHead(8, 3)
+    final_model = head(8, 3)
     final = run(TrainConfig(**base), final_model)
     assert final.finished and final.metrics == whole.metrics
     # every epoch after a resume sees the data order of an uninterrupted run: the weights are the same

@@ -48,6 +48,7 @@ def _train(configs):
         settings,
         metric_fn(["accuracy", "f1_macro"]),
         "accuracy",
+        curve_metric_fn=metric_fn(["accuracy"]),
     )
 
 

@@ -1,21 +1,29 @@
-"""Smoke test of `perf/speed.py`: each part runs at toy sizes and gives positive, finite figures.
+"""Smoke test of `perf/speed.py`: every part runs at toy sizes, prints its table and gives positive, finite figures.
 
 No timing thresholds: the figures depend on the machine and its load, so only their sanity is checked. The
-two-process launch of part c is not repeated here (one `accelerate launch` alone takes longer than this
-test's budget; tests/test_distributed.py covers launching), only the fixtures it launches on.
+heavy pieces are swapped for tiny ones: part a's three models and part b's backbones for a linear head, and part
+c's `accelerate launch` (one launch alone takes longer than this test's budget; tests/engine/test_distributed.py
+covers launching) for a stub returning a schema-valid record, so its fixtures, table and ratio are still exercised.
+Torch runs one intra-op thread here: on a shared machine, two threads contending for two busy cores make tiny
+kernels orders of magnitude slower.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
-from accelerate import Accelerator
 
-from benchmark.engine.loop import LinearHead
+from benchmark.metrics.compute import compute_metrics
 from benchmark.report.leaderboard import build_leaderboard
+from benchmark.results.schema import CellResult
 from perf import speed
+from testkit.loop_models import LinearHead
+
+pytestmark = pytest.mark.integration  # runs the suite's search, builds real assets and a leaderboard
 
 TINY_CASE = speed.ModelCase(
     "linear head",
@@ -23,27 +31,69 @@ TINY_CASE = speed.ModelCase(
     lambda: LinearHead(8, speed.NUM_CLASSES),
     lambda n, g: {"features": torch.randn(n, 8, generator=g)},
 )
+TOY = dataclasses.replace(
+    speed.QUICK,
+    warmup_steps=1,
+    measured_steps=2,
+    probe_examples=256,
+    probe_epochs=1,
+    estimator_n=300,
+    estimator_dims=(16,),
+    distributed_per_class=2,
+    leaderboard_grid=(2, 2, 1),
+    search=dataclasses.replace(speed.QUICK.search, classes=3, train_per_class=10, test_per_class=3),
+    grid_examples=(128, 32),
+    grid_dim=16,
+    grid_epochs=2,
+)
 
-pytestmark = pytest.mark.integration  # runs the suite, launches processes or builds real assets
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def positive_finite(*values: float) -> bool:
     return all(math.isfinite(value) and value > 0 for value in values)
 
 
-def test_both_training_loops_report_throughput():
-    accelerator = Accelerator()
-    suite = speed.suite_throughput(TINY_CASE, accelerator, warmup=1, steps=3)
-    plain = speed.plain_throughput(TINY_CASE, accelerator.device, warmup=1, steps=3)
-    assert positive_finite(suite, plain)
+def table_rows(output: str, first_cell: str) -> list[str]:
+    """The printed markdown-table rows whose first cell starts with `first_cell`."""
+    return [line for line in output.splitlines() if line.startswith(f"| {first_cell}")]
+
+
+def test_a_training_throughput_rows(monkeypatch, capsys):
+    monkeypatch.setattr(speed, "MODEL_CASES", (TINY_CASE,))
+    results = speed.report_throughput(TOY)
+    output = capsys.readouterr().out
+    assert [r.name for r in results] == ["linear head", results[-1].name]
+    assert results[-1].name.startswith("linear probe, 512-d features: train_heads K=1")
+    assert all(positive_finite(*r.suite, *r.plain, r.ratio) for r in results)
+    assert len(table_rows(output, "linear head")) == 1 and len(table_rows(output, "linear probe")) == 1
+    assert "per-step cost of train_heads (K=1)" in output
 
 
 def test_every_model_case_builds_and_gives_class_logits():
-    for case in (*speed.MODEL_CASES, speed.PROBE_CASE):
+    for case in speed.MODEL_CASES:
         inputs, labels = speed.synthetic_batches(case, 2, seed=0)
         with torch.inference_mode():
             logits = speed.seeded_model(case, 0).eval()(inputs)
         assert logits.shape == (2, speed.NUM_CLASSES) and labels.shape == (2,)
+
+
+def test_b_estimator_rows(monkeypatch, capsys):
+    monkeypatch.setattr(speed, "FEATURE_BACKBONES", {16: TINY_CASE})
+    monkeypatch.setattr(speed, "BACKBONE_STEPS", (1, 2))
+    speed.report_estimators(TOY)
+    output = capsys.readouterr().out
+    assert "D = 16" in output
+    assert {row.split("|")[1].strip() for row in table_rows(output, "")} >= set(speed.ESTIMATORS)
+    speed_up = float(output.split("LogME speed-up over logme_reference: ")[1].split("x")[0])
+    share = float(output.split("estimate_all = ")[1].split(" %")[0])
+    assert positive_finite(speed_up, share)
 
 
 def test_every_estimator_dimension_has_a_backbone_with_features_of_that_size():
@@ -54,17 +104,50 @@ def test_every_estimator_dimension_has_a_backbone_with_features_of_that_size():
             assert model.features(inputs).shape == (1, d)
 
 
-def test_estimators_are_timed():
-    seconds = speed.estimator_seconds(n=300, d=16, repeats=2)
-    assert set(seconds) == set(speed.ESTIMATORS)
-    assert all(len(runs) == (1 if name in speed.ONCE else 2) for name, runs in seconds.items())
-    assert all(positive_finite(*runs) for runs in seconds.values())
+def test_c_distributed_rows_from_stubbed_launches(monkeypatch, capsys, tmp_path):
+    record = speed.synthetic_result(0, "pretrained", 0, "finetune", 0, np.random.default_rng(0))
+    assert record.status == "ok"
+    launched = []
+
+    def launch(tasks, assets, output, processes, epochs, init):
+        assert (tasks / "suites" / "tiny.yaml").is_file()
+        assert len(list((assets / "colours" / "train").rglob("*.png"))) == TOY.distributed_per_class * 3
+        launched.append(processes)
+        return speed.Launch(processes, record, 1.0 + processes)
+
+    monkeypatch.setattr(speed, "launch_finetune", launch)
+    speed.report_distributed(TOY, tmp_path)
+    output = capsys.readouterr().out
+    assert sorted(launched) == [1, 2]
+    assert len(table_rows(output, "1 ")) == 1 and len(table_rows(output, "2 ")) == 1
+    assert float(output.split("throughput ratio 2 processes / 1 process: ")[1].split()[0]) == 1.0
 
 
-def test_distributed_fixtures_are_built(tmp_path):
-    tasks, assets = speed.build_distributed_fixtures(tmp_path, per_class=2)
-    assert (tasks / "suites" / "tiny.yaml").is_file()
-    assert len(list((assets / "colours" / "train").rglob("*.png"))) == 2 * 3
+def test_d_synthetic_results_are_schema_v2_with_reproducible_predictions():
+    rng = np.random.default_rng(1)
+    for protocol in ("finetune", "linear_probe"):
+        result = speed.synthetic_result(3, "pretrained", 2, protocol, 1, rng, seeds=2)
+        CellResult.model_validate_json(result.model_dump_json())
+        assert result.schema_version == 2 and result.status == "ok"
+        assert len(result.predictions.predicted) == result.setup.num_test_scored == 200
+        assert result.metrics == pytest.approx(
+            compute_metrics(list(speed.SYNTHETIC_METRICS), result.predictions.predicted, result.predictions.references),
+            abs=1e-12,
+        )
+        assert len(result.search.candidates) == 8 and result.search.seeds == [0, 1]
+        assert result.validation_metrics["accuracy"] == result.search.candidates[result.search.chosen].scores[-1][1]
+        assert result.curve[-1].score == pytest.approx(result.validation_metrics["accuracy"])
+        assert result.convergence is not None
+    other_model = speed.synthetic_result(4, "pretrained", 2, "finetune", 0, rng)
+    assert other_model.predictions.references == result.predictions.references  # the task's fixed test examples
+
+
+def test_d_leaderboard_rows(tmp_path, capsys):
+    speed.report_leaderboard(TOY, tmp_path)
+    output = capsys.readouterr().out
+    assert "Leaderboard build over 16 synthetic result files" in output
+    seconds = float(output.split("build_leaderboard: ")[1].split()[0])
+    assert positive_finite(seconds)
 
 
 def test_leaderboard_build_is_profiled(tmp_path):
@@ -74,3 +157,45 @@ def test_leaderboard_build_is_profiled(tmp_path):
     assert positive_finite(stats.total_tt)
     assert "build_leaderboard" in speed.call_tree(stats, "build_leaderboard")[0]
     assert len(speed.top_self_time(stats, count=3)) == 3
+
+
+def test_e_search_rows(tmp_path, capsys):
+    comparisons = speed.report_search(TOY, tmp_path)
+    output = capsys.readouterr().out
+    assert [c.name for c in comparisons] == ["test_resnet-32px on noisy-images-3", "bert-2x32 on word-topics-3"]
+    for comparison in comparisons:
+        assert len(comparison.configs) == 8 and comparison.budgets == [1, 2, 4, 8]
+        assert comparison.step_ratio == 2.5
+        assert positive_finite(comparison.search_wall_s, *comparison.full_wall_s, comparison.ratio)
+        assert all(math.isfinite(score) for score in comparison.full_scores)
+        assert len(table_rows(output, comparison.name)) == 1
+        assert f"where the time went, {comparison.name}" in output
+        assert sum(comparison.search_stages.values()) == pytest.approx(comparison.search_wall_s)
+    assert len(table_rows(output, "checkpoint saves")) == 2
+    assert "synthetic tasks: successive halving chose the full grid's configuration on" in output
+    assert not list(tmp_path.rglob("search.json"))  # every search cleaned up its work folder
+
+
+def test_e_demo_tasks_pair_each_task_with_one_model_of_its_modality(tmp_path):
+    subjects, setting = speed.demo_subjects()
+    assert len(subjects) == len({s.task.task for s in subjects}) >= 6
+    assert all(s.model.modality == s.task.modality for s in subjects)
+    assert setting.seeds and setting.caps.train
+    missing = speed.missing_assets(subjects[0], tmp_path)
+    assert missing and all(path.startswith(str(tmp_path)) for path in missing)
+
+
+def test_f_probe_grid_rows(capsys):
+    comparison = speed.report_probe_grid(TOY)
+    output = capsys.readouterr().out
+    assert [run.heads for run in comparison.single + comparison.grid] == [1, 8]
+    assert all(positive_finite(r.wall_s, r.train_s, r.eval_s) for r in comparison.single + comparison.grid)
+    assert len(table_rows(output, "1 ")) == 1 and len(table_rows(output, "8 ")) == 1
+    assert positive_finite(comparison.ratio) and f"{comparison.ratio:.2f}" in output
+
+
+@pytest.mark.parametrize("argv", [["--parts", "az"], ["--parts", "a", "--demo-tasks"]])
+def test_command_line_refuses_unknown_parts_and_demo_tasks_without_part_e(argv, capsys):
+    with pytest.raises(SystemExit):
+        speed.main(argv)
+    assert "--parts" in capsys.readouterr().err
