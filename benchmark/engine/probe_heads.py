@@ -133,7 +133,6 @@ def train_heads(
     raise AssertionError("unreachable: the step budget ends the loop")
 
 
-
 def predict_heads(outcome: HeadsOutcome, features: torch.Tensor, head: int) -> list[int]:
     """Predicted labels of one trained head."""
     with torch.no_grad():
