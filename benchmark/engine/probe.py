@@ -86,7 +86,9 @@ def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, floa
         frozen, hits = context.features(task, group.model, group.init, seed, loaded, data)
         feature_wall_s = time.perf_counter() - feature_started
         train, validation, test = _standardised(frozen, context.accelerator.device)
-        settings = ProbeSettings(training.probe_epochs, training.batch_size, training.warmup_ratio, seed)
+        # Every process trains the heads on all features; the batch is the global one a fine-tune would use.
+        global_batch = training.batch_size * context.accelerator.num_processes
+        settings = ProbeSettings(training.probe_epochs, global_batch, training.warmup_ratio, seed)
         heads = train_heads(
             train,
             validation,

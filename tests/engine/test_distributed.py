@@ -2,10 +2,11 @@
 
 Why the comparison is fair and the tolerance tight: the linear probe has no dropout or batch norm, features
 come from one deterministic eval-mode pass, and the one-process run uses the two-process run's global batch
-(2 x 8 = 16), so both follow the same optimisation path up to floating-point reduction order. The metric may
-then differ only where a borderline example flips, so we allow one example's worth (1 / num_eval).
+(2 x 8 = 16; the probe heads train on every process with that global batch), so both follow the same
+optimisation path up to floating-point reduction order. The metric may
+then differ only where a borderline example flips, so we allow one example's worth (1 / num_test).
 The evaluation set size is odd (17), so the last batch is padded across processes: `gather_for_metrics` must
-drop the duplicates, which `num_eval_scored == num_eval` checks.
+drop the duplicates, which `num_test_scored == num_test` checks.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def test_two_processes_match_one(tiny_tasks, tiny_assets, tmp_path):
     relative = "tiny/tiny-resnet/colours/linear_probe-seed0.json"
     one, two = read_result(tmp_path / "one" / relative), read_result(tmp_path / "two" / relative)
     assert two.setup.world_size == 2 and one.setup.world_size == 1
-    assert one.setup.num_eval_scored == two.setup.num_eval_scored == NUM_EVAL
+    assert one.setup.num_test_scored == two.setup.num_test_scored == NUM_EVAL
     assert abs(one.metrics["accuracy"] - two.metrics["accuracy"]) <= 1 / NUM_EVAL + 1e-9
     assert len(one.curve) == len(two.curve)
     # The pretrained model keeps its unused source classifier aside: DDP must still fine-tune it.
