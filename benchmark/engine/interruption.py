@@ -90,9 +90,3 @@ def load_checkpoint(accelerator: Accelerator, directory: Path) -> dict | None:
         return None
     accelerator.load_state(str(directory))
     return json.loads((directory / PROGRESS_FILE).read_text())
-
-
-def remove_checkpoint(accelerator: Accelerator, directory: Path) -> None:
-    if accelerator.is_main_process:
-        for suffix in ("", ".staging", ".retired"):
-            shutil.rmtree(Path(str(directory) + suffix), ignore_errors=True)

@@ -157,16 +157,6 @@ def _order(key: GroupKey) -> tuple:
     return (key.suite, key.modality, key.task, key.protocol, key.model, key.init)
 
 
-def best_scores(groups: dict[GroupKey, Group]) -> dict[tuple[str, str], float]:
-    """Best mean test score per (suite, task) over every model, init and protocol."""
-    best: dict[tuple[str, str], float] = {}
-    for key, group in groups.items():
-        if group.mean is not None:
-            slot = (key.suite, key.task)
-            best[slot] = max(best.get(slot, group.mean), group.mean)
-    return best
-
-
 def scratch_twin(groups: dict[GroupKey, Group], key: GroupKey) -> Group | None:
     """The from-scratch group matching a pretrained one (same task, model, protocol)."""
     twin = GroupKey(key.suite, key.modality, key.task, key.model, "scratch", key.protocol)

@@ -48,14 +48,6 @@ def collect_sources(tasks_dirs: Iterable[Path]) -> tuple[Registry, list[str]]:
     return merged, problems
 
 
-def load_sources(tasks_dirs: Iterable[Path]) -> Registry:
-    """Like `collect_sources`, but any problem raises `SpecError` listing all of them."""
-    registry, problems = collect_sources(tasks_dirs)
-    if problems:
-        raise SpecError(problems)
-    return registry
-
-
 def _merge(specs: dict, files: dict[str, Path], new_specs: dict, new_files: dict[str, Path], problems: list[str]):
     """Add one folder's specs of one kind; an id that is already known is a problem, the first definition stays."""
     for key, spec in new_specs.items():
