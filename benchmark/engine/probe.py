@@ -27,7 +27,6 @@ from benchmark.results.schema import Candidate, CellResult, SearchRecord
 class _SeedProbe:
     """One seed's trained heads and what the final record needs from that seed."""
 
-    seed: int
     heads: HeadsOutcome
     test: tuple[torch.Tensor, list[int]]
     outcome_fields: dict
@@ -126,7 +125,7 @@ def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, floa
                 "dataset_fingerprint": data.fingerprint,
             },
         }
-        probes.append(_SeedProbe(seed, heads, (test[0], test[1].tolist()), outcome_fields))
+        probes.append(_SeedProbe(heads, (test[0], test[1].tolist()), outcome_fields))
     return probes
 
 

@@ -19,7 +19,6 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from benchmark.estimators.reusability import CellSummary, reusability_scores
 from benchmark.report.sections import (
     BASELINE_SIGNALS,
-    SCRATCH_SUFFIX,
     TaskSignals,
     finetune_summaries,
     noise_floor,
@@ -27,7 +26,7 @@ from benchmark.report.sections import (
 )
 from benchmark.results.schema import CellResult, SimilarityResult
 from benchmark.utils.atomic import atomic_write
-from benchmark.utils.naming import safe_component
+from benchmark.utils.naming import SCRATCH_SUFFIX, safe_component
 
 DPI = 120
 PANEL_INCHES = 3.2

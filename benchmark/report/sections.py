@@ -38,8 +38,8 @@ from benchmark.results.aggregate import (
 )
 from benchmark.results.schema import CellResult, SimilarityResult
 from benchmark.specs.schema import ScoreWeights
+from benchmark.utils.naming import SCRATCH_SUFFIX, variant_label
 
-SCRATCH_SUFFIX = " (scratch)"
 ESTIMATOR_ORDER = ("logme", "h_score", "knn_loo_acc", "leep", "nce")
 LINEAR_PROBE_SIGNAL = "linear_probe_score"
 PARAMS_SIGNAL = "params_total"
@@ -57,11 +57,6 @@ SIMILARITY_METHODS = {
     "bures": "older files: optimal transport between class Gaussians with uniform class weights",
     "task2vec": "older files: random untrained probe's Fisher, not the published Task2Vec",
 }
-
-
-def variant_label(model: str, init: str) -> str:
-    """A model variant's display name: the pretrained checkpoint keeps its id, its twin gets ' (scratch)'."""
-    return model + (SCRATCH_SUFFIX if init == "scratch" else "")
 
 
 def _suite_groups(results: list[CellResult], suite: str) -> dict[GroupKey, Group]:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+SCRATCH_SUFFIX = " (scratch)"  # the display suffix of a scratch twin (`variant_label`)
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
@@ -28,4 +29,4 @@ def variant_dirname(model: str, init: str) -> str:
 
 def variant_label(model: str, init: str) -> str:
     """Display name of a model variant: the pretrained model keeps its id, its scratch twin gets ' (scratch)'."""
-    return model + (" (scratch)" if init == "scratch" else "")
+    return model + (SCRATCH_SUFFIX if init == "scratch" else "")
