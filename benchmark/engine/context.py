@@ -15,7 +15,7 @@ from benchmark.engine.features import FeatureCache, FrozenFeatures, frozen_featu
 from benchmark.engine.interruption import StopFlag
 from benchmark.engine.search import resolve_grid
 from benchmark.models.complexity import describe_complexity
-from benchmark.models.factory import LoadedModel, build_model
+from benchmark.models.factory import LoadedModel, ModelError, build_model
 from benchmark.specs.schema import GridSpec, Init, ModelSpec, Protocol, SearchSpec, TaskSpec, TrainingSpec
 
 DEFAULT_TRAINING = TrainingSpec(
@@ -51,12 +51,25 @@ class RunContext:
     score_weights: dict = field(default_factory=dict)
     encoded_data: dict[str, TaskData] = field(default_factory=dict)
     complexity_cache: dict[tuple, dict] = field(default_factory=dict)
+    # model id -> the checkpoint folder its pretraining stage saved, or why that stage failed
+    pretrained_checkpoints: dict[str, Path | str] = field(default_factory=dict)
 
-    def task_data(self, task: TaskSpec, seed: int) -> TaskData:
-        """A task's splits for a seed: each task is loaded and label-encoded once per run, then capped."""
+    def encoded(self, task: TaskSpec) -> TaskData:
+        """A task's full splits, loaded and label-encoded once per run."""
         if task.task not in self.encoded_data:
             self.encoded_data[task.task] = load_encoded(task, self.assets_dir)
-        return cap_task_data(self.encoded_data[task.task], task, seed, self.caps)
+        return self.encoded_data[task.task]
+
+    def task_data(self, task: TaskSpec, seed: int) -> TaskData:
+        """A task's splits for a seed, capped by the run's caps."""
+        return cap_task_data(self.encoded(task), task, seed, self.caps)
+
+    def resolve(self, model: ModelSpec) -> ModelSpec:
+        """The spec to build: a model with a finished pretraining stage points at the checkpoint it saved."""
+        saved = self.pretrained_checkpoints.get(model.id)
+        if isinstance(saved, str):
+            raise ModelError(f"model {model.id!r}: {saved}")
+        return model if saved is None else model.model_copy(update={"checkpoint": str(saved)})
 
     def training(self, task: TaskSpec) -> TrainingSpec:
         """Defaults, then the suite's training block, the task's, and the command line's, later ones winning."""
@@ -76,7 +89,13 @@ class RunContext:
         are told the task's clip length (Whisper encoders cut their positional table to it)."""
         clip_seconds = task.preprocessing.clip_seconds if task.modality == "audio" else None
         loaded = build_model(
-            model, init, num_labels, seed, self.assets_dir, self.trust_remote_code, clip_seconds=clip_seconds
+            self.resolve(model),
+            init,
+            num_labels,
+            seed,
+            self.assets_dir,
+            self.trust_remote_code,
+            clip_seconds=clip_seconds,
         )
         loaded.network.to(self.accelerator.device)
         if loaded.network.is_convolutional():

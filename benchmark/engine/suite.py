@@ -36,6 +36,7 @@ from benchmark.engine.features import FeatureCache
 from benchmark.engine.finetune import run_finetune_group
 from benchmark.engine.interruption import StopFlag, StopRequested
 from benchmark.engine.plan import Cell, Group, Selection, describe_ad_hoc, parse_shard, plan_groups, shard
+from benchmark.engine.pretrain import PRETRAINED_DIRNAME, Pretrained, run_pretraining
 from benchmark.engine.probe import run_probe_group
 from benchmark.engine.records import provenance
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
@@ -128,6 +129,7 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
     accelerator = context.accelerator
     try:
         with StopFlag() as context.stop_flag:
+            _pretraining_stage(suite, groups, context, args.output_dir, job.shared)
             outcomes = _run_groups(groups, context, args.output_dir, args.overwrite, job.shared)
     except StopRequested as stop:
         if accelerator.is_main_process:
@@ -140,6 +142,15 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
     if accelerator.is_main_process:
         _print_summary(outcomes)
     return 1 if not published or any(status == "failed" for status, _ in outcomes.values()) else 0
+
+
+def _pretraining_stage(suite, groups: list[Group], context: RunContext, output_dir: Path, shared) -> None:
+    """Pretrain the models of this run's groups that have a `pretrain` block (cached), before any group runs."""
+    models = list({group.model.id: group.model for group in groups}.values())
+    stages = run_pretraining(models, suite.source_tasks, context, output_dir / PRETRAINED_DIRNAME, shared)
+    context.pretrained_checkpoints = {
+        model_id: stage.checkpoint if isinstance(stage, Pretrained) else stage for model_id, stage in stages.items()
+    }
 
 
 def _final_stage(suite, context: RunContext, args: argparse.Namespace, job: ShardJob) -> bool:

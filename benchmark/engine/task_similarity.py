@@ -4,8 +4,9 @@ Distances between tasks only mean something when every task is embedded by the s
 modality uses one fixed encoder: the suite's first pretrained model of that modality. Its frozen train features
 (from the feature cache, so usually no extra backbone pass) feed both methods of
 `benchmark.estimators.task_distance`, each with every task's split-half distance to itself (the noise floor the
-leaderboard prints beside each matrix), and a model that declares a `pretraining_sample` gets its
-source-to-target distances measured the same way.
+leaderboard prints beside each matrix), and a model whose source task is known (the task of its `pretrain`
+stage, or its declared `pretraining_sample`) gets its source-to-target distances measured the same way: the
+source's train split, embedded by the same encoder, against each task's.
 The result is one `SimilarityResult` file per (suite, modality), read by the leaderboard.
 """
 
@@ -30,14 +31,20 @@ def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[
         tasks = [t for t in suite.tasks if t.modality == modality]
         encoders = [m for m in suite.models if m.modality == modality]
         if len(tasks) >= 2 and encoders:
-            records.append(_measure(suite.spec.suite, modality, encoders[0], tasks, suite.models, context))
+            # A checkpoint the suite pretrains itself is an encoder only when the modality has no other.
+            encoder = next((m for m in encoders if m.pretrain is None), encoders[0])
+            records.append(_measure(suite, modality, encoder, tasks, context))
     return records
 
 
-def _measure(suite_name, modality, encoder: ModelSpec, tasks: list[TaskSpec], models, context) -> SimilarityResult:
+def _measure(suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[TaskSpec], context) -> SimilarityResult:
     # Features do not depend on the classification head, so one build of the encoder serves every task.
-    loaded = build_model(encoder, "pretrained", 2, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code)
+    loaded = build_model(
+        context.resolve(encoder), "pretrained", 2, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code
+    )
+    suite_name = suite.spec.suite
     embedded = {task.task: _train_features(suite_name, encoder, loaded, task, context) for task in tasks}
+    sources = source_tasks(suite, modality)
     distances, split_half = {}, {}
     for method in METHODS:
         measured = measure_distances(embedded, method)
@@ -50,7 +57,8 @@ def _measure(suite_name, modality, encoder: ModelSpec, tasks: list[TaskSpec], mo
         tasks=list(embedded),
         distances=distances,
         split_half=split_half,
-        source_to_target=_source_to_target(suite_name, encoder, loaded, models, tasks, embedded, context),
+        source_to_target=_source_to_target(suite_name, encoder, loaded, sources, tasks, embedded, context),
+        source_tasks={model_id: source.task for model_id, source in sources.items()},
     )
 
 
@@ -61,18 +69,28 @@ def _train_features(suite_name: str, encoder: ModelSpec, loaded: LoadedModel, ta
     return frozen.train.features, frozen.train.labels
 
 
-def _source_to_target(suite_name, encoder, loaded: LoadedModel, models, tasks, embedded, context) -> dict:
-    """Distances from each declared pretraining sample (embedded by the same encoder) to each task."""
-    distances: dict[str, dict[str, dict[str, float]]] = {}
-    for model in models:
-        if model.modality != encoder.modality or model.pretraining_sample is None:
+def source_tasks(suite: ResolvedSuite, modality: str) -> dict[str, TaskSpec]:
+    """The source task of every model of a modality whose pretraining data is known: the task its `pretrain`
+    stage trained on, or a task built from its declared `pretraining_sample`."""
+    sources = {}
+    for model in suite.models:
+        if model.modality != modality:
             continue
-        source = TaskSpec(
-            task=f"{model.id}-pretraining-sample", modality=model.modality, dataset=model.pretraining_sample
-        )
-        sample = _train_features(suite_name, encoder, loaded, source, context)
-        distances[model.id] = {}
+        if model.id in suite.source_tasks:
+            sources[model.id] = suite.source_tasks[model.id]
+        elif model.pretraining_sample is not None:
+            name = f"{model.id}-pretraining-sample"
+            sources[model.id] = TaskSpec(task=name, modality=model.modality, dataset=model.pretraining_sample)
+    return sources
+
+
+def _source_to_target(suite_name, encoder, loaded: LoadedModel, sources: dict, tasks, embedded, context) -> dict:
+    """Distances from each model's source task (embedded by the same encoder) to each task."""
+    distances: dict[str, dict[str, dict[str, float]]] = {}
+    for model_id, source in sources.items():
+        sample = embedded.get(source.task) or _train_features(suite_name, encoder, loaded, source, context)
+        distances[model_id] = {}
         for task in tasks:
             pair = {"source": sample, task.task: embedded[task.task]}
-            distances[model.id][task.task] = {m: float(similarity_matrix(pair, m)[1][0, 1]) for m in METHODS}
+            distances[model_id][task.task] = {m: float(similarity_matrix(pair, m)[1][0, 1]) for m in METHODS}
     return distances

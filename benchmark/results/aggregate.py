@@ -158,8 +158,12 @@ def _order(key: GroupKey) -> tuple:
 
 
 def scratch_twin(groups: dict[GroupKey, Group], key: GroupKey) -> Group | None:
-    """The from-scratch group matching a pretrained one (same task, model, protocol)."""
-    twin = GroupKey(key.suite, key.modality, key.task, key.model, "scratch", key.protocol)
+    """The from-scratch group matching a pretrained one (same task and protocol): the model's own, or that of the
+    model its spec names as `scratch_twin` (same architecture, trained once for both)."""
+    group = groups.get(key)
+    specs = [r.specs.get("model") or {} for r in group.results] if group is not None else []
+    owner = next((spec["scratch_twin"] for spec in specs if spec.get("scratch_twin")), key.model)
+    twin = GroupKey(key.suite, key.modality, key.task, owner, "scratch", key.protocol)
     return groups.get(twin)
 
 

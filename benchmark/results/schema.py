@@ -205,8 +205,8 @@ class SimilarityResult(BaseModel):
     Gaussians weighted by class frequency; "random_probe_fisher": normalised cosine distance of a fixed random
     probe layer's Fisher, Task2Vec-like). `split_half[method][i]` is task i's distance between two random
     class-stratified halves of itself (None where undefined): the noise floor printed beside each matrix.
-    `source_to_target[model][task]` holds, per method, the distance from a model's declared pretraining sample
-    to each task.
+    `source_to_target[model][task]` holds, per method, the distance from a model's source task (the task of its
+    `pretrain` stage, or its declared pretraining sample; named in `source_tasks`) to each task.
     """
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -218,3 +218,4 @@ class SimilarityResult(BaseModel):
     distances: dict[str, list[list[float | None]]]
     split_half: dict[str, list[float | None]] = Field(default_factory=dict)
     source_to_target: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)
+    source_tasks: dict[str, str] = Field(default_factory=dict, description="Model id -> its source task's id.")

@@ -72,6 +72,7 @@ class ResolvedSuite:
     score_weights: ScoreWeights
     ad_hoc_tasks: tuple[str, ...] = ()
     ad_hoc_models: tuple[str, ...] = ()
+    source_tasks: dict[str, TaskSpec] = field(default_factory=dict)  # model id -> its `pretrain` source task
 
 
 @dataclass
@@ -110,12 +111,16 @@ class Registry:
         models, tasks = _unique_by(models, lambda m: m.id), _unique_by(tasks, lambda t: t.task)
         ad_hoc_tasks = self._ad_hoc_tasks(requested_tasks or [], tasks, problems)
         ad_hoc_models = _ad_hoc_models(extra_models, models, problems)
+        known = {model.id for model in models}
+        models = models + [model for model in ad_hoc_models if model.id not in known]
+        where = self.suite_files.get(suite_name, suite_name)
+        source_tasks = self._source_tasks(models, where, problems)
+        problems += _scratch_twin_problems(models, where)
         if problems:
             raise SpecError(problems)
-        known = {model.id for model in models}
         return ResolvedSuite(
             spec=spec,
-            models=models + [model for model in ad_hoc_models if model.id not in known],
+            models=models,
             tasks=tasks + ad_hoc_tasks,
             protocols=spec.protocols,
             seeds=spec.seeds,
@@ -123,7 +128,27 @@ class Registry:
             score_weights=spec.score_weights,
             ad_hoc_tasks=tuple(task.task for task in ad_hoc_tasks),
             ad_hoc_models=tuple(model.id for model in ad_hoc_models),
+            source_tasks=source_tasks,
         )
+
+    def _source_tasks(self, models: list[ModelSpec], where, problems: list[str]) -> dict[str, TaskSpec]:
+        """The registry task each `pretrain` block names; an unknown id or another modality is a problem."""
+        sources = {}
+        for model in models:
+            if model.pretrain is None:
+                continue
+            name = model.pretrain.task
+            source = self.tasks.get(name)
+            field_name = f"model {model.id!r}: field 'pretrain.task'"
+            if source is None:
+                problems.append(f"{where}: {field_name}: unknown task {name!r}{suggest(name, self.tasks)}")
+            elif source.modality != model.modality:
+                problems.append(
+                    f"{where}: {field_name}: {name!r} is a {source.modality} task, the model {model.modality}"
+                )
+            else:
+                sources[model.id] = source
+        return sources
 
     def _ad_hoc_tasks(self, requested: Sequence[str], tasks: list[TaskSpec], problems: list[str]) -> list[TaskSpec]:
         """The registry's specs of the requested task ids that the suite does not list; unknown ids are problems."""
@@ -171,6 +196,31 @@ def _ad_hoc_models(extra: Sequence[ModelSpec], models: list[ModelSpec], problems
             continue
         kept.append(clash or model)
     return kept
+
+
+def _scratch_twin_problems(models: list[ModelSpec], where) -> list[str]:
+    """A `scratch_twin` must name another suite model of the same library and modality that has no twin itself."""
+    by_id = {model.id: model for model in models}
+    problems = []
+    for model in models:
+        if model.scratch_twin is None:
+            continue
+        twin = by_id.get(model.scratch_twin)
+        prefix = f"{where}: model {model.id!r}: field 'scratch_twin'"
+        if twin is None or twin.id == model.id:
+            others = [m for m in by_id if m != model.id]
+            problems.append(
+                f"{prefix}: {model.scratch_twin!r} is not another model of the suite"
+                f"{suggest(model.scratch_twin, others)}"
+            )
+        elif (twin.library, twin.modality) != (model.library, model.modality):
+            problems.append(
+                f"{prefix}: {twin.id!r} is a {twin.library} {twin.modality} model, "
+                f"this one {model.library} {model.modality}"
+            )
+        elif twin.scratch_twin is not None:
+            problems.append(f"{prefix}: {twin.id!r} shares another model's twin itself; name {twin.scratch_twin!r}")
+    return problems
 
 
 def _merged_members(

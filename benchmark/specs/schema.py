@@ -125,6 +125,36 @@ class TaskSpec(StrictModel):
         return self
 
 
+class PretrainSpec(StrictModel):
+    """L_pre: train the model's architecture (or its checkpoint) on a source task of the registry before transfer.
+
+    The suite runs this stage once per model (cached under the output folder, keyed by everything that determines
+    it, resumable), saves a standard checkpoint folder, records the source task as the checkpoint's pretraining
+    data, and from then on treats the result like any other checkpoint. The run uses one fixed configuration and
+    reads only the source task's train and validation splits.
+    """
+
+    task: str = Field(description="Source task id (a task of the registry, of the model's modality).")
+    init: Init = Field(
+        default="scratch",
+        description="'scratch': the architecture from random weights; 'pretrained': start from the checkpoint's "
+        "weights (intermediate-task transfer: pretrained -> source task -> target).",
+    )
+    learning_rate: PositiveFloat
+    weight_decay: NonNegativeFloat = 0.01
+    epochs: PositiveFloat | None = Field(default=None, description="Budget in passes over the source train split.")
+    max_steps: PositiveInt | None = Field(default=None, description="Budget in optimizer steps (overrides epochs).")
+    batch_size: PositiveInt = 32
+    max_train_samples: PositiveInt | None = Field(default=None, description="Cap on the source train split.")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _has_budget(self) -> PretrainSpec:
+        if self.epochs is None and self.max_steps is None:
+            raise ValueError("pretrain needs a budget: epochs or max_steps")
+        return self
+
+
 class ModelSpec(StrictModel):
     """A pretrained checkpoint to evaluate; its `scratch` twin is built from the same config."""
 
@@ -145,6 +175,13 @@ class ModelSpec(StrictModel):
     )
     source_accuracy_reference: str | None = Field(
         default=None, description="Where `source_accuracy` comes from (table, resolution)."
+    )
+    pretrain: PretrainSpec | None = Field(
+        default=None, description="Train on a source task of the registry first; the result is this checkpoint."
+    )
+    scratch_twin: str | None = Field(
+        default=None,
+        description="Id of a suite model of the same architecture whose scratch twin this model shares (trained once).",
     )
 
 

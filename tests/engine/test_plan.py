@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.engine.plan import Selection, parse_shard, plan_cells, shard
-from benchmark.specs.registry import SpecError, load_registry
+from benchmark.engine.plan import Selection, parse_shard, plan_cells, plan_groups, shard
+from benchmark.specs.registry import ResolvedSuite, SpecError, load_registry
+from benchmark.specs.schema import ModelSpec, ScoreWeights, SuiteSpec, TaskSpec, TrainingSpec
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +62,22 @@ def test_an_added_task_without_a_model_of_its_modality_is_an_error(tiny_tasks):
     suite = registry.resolve("vision_only", requested_tasks=["tones"])
     with pytest.raises(SpecError, match="none of its selected models is audio to run it with; add one with --model"):
         plan_cells(suite, Selection(tasks=["tones"]))
+
+
+def test_a_shared_scratch_twin_is_planned_once_wherever_it_is_selected():
+    base = ModelSpec(id="base", library="timm", checkpoint="resnet10t", modality="vision")
+    derived = base.model_copy(update={"id": "derived", "scratch_twin": "base"})
+    task = TaskSpec(task="t", modality="vision", dataset={"path": "imagefolder", "input_column": "image"})
+    suite = ResolvedSuite(
+        spec=SuiteSpec(suite="s"),
+        models=[base, derived],
+        tasks=[task],
+        protocols=["finetune"],
+        seeds=[0],
+        training=TrainingSpec(),
+        score_weights=ScoreWeights(),
+    )
+    names = [group.name for group in plan_groups(suite)]
+    assert names == ["base/t/finetune", "base__scratch/t/finetune", "derived/t/finetune"]
+    only_derived = [group.name for group in plan_groups(suite, Selection(models=["derived"]))]
+    assert only_derived == ["derived/t/finetune", "base__scratch/t/finetune"]

@@ -286,3 +286,49 @@ def test_compose_spec_applies_the_same_reading_checks(tmp_path):
     (tmp_path / "bomb.yaml").write_text(billion_laughs())
     with pytest.raises(SpecError, match="bomb.yaml:6: YAML document expands"):
         compose_spec(tmp_path / "bomb.yaml")
+
+
+PRETRAIN_SUITE = """
+    suite: s
+    models:
+      - {id: base, library: timm, checkpoint: resnet10t, modality: vision}
+      - id: on-colours
+        library: timm
+        checkpoint: resnet10t
+        modality: vision
+        pretrain: {task: %s, max_steps: 10, learning_rate: 0.01}
+        scratch_twin: %s
+    tasks: [colours]
+"""
+
+
+def test_pretrain_source_and_scratch_twin_resolve(tmp_path):
+    write(tmp_path / "vision" / "a.yaml", VALID_TASK)
+    write(tmp_path / "suites" / "s.yaml", PRETRAIN_SUITE % ("colours", "base"))
+    suite = load_registry(tmp_path).resolve("s")
+    assert suite.source_tasks["on-colours"].task == "colours" and "base" not in suite.source_tasks
+
+
+@pytest.mark.parametrize(
+    ("source", "twin", "expected"),
+    [
+        ("colour", "base", "model 'on-colours': field 'pretrain.task': unknown task 'colour'; did you mean 'colours'?"),
+        ("colours", "bsae", "model 'on-colours': field 'scratch_twin': 'bsae' is not another model of the suite"),
+        ("colours", "on-colours", "field 'scratch_twin': 'on-colours' is not another model"),
+    ],
+)
+def test_pretrain_and_scratch_twin_errors_name_the_field(tmp_path, source, twin, expected):
+    write(tmp_path / "vision" / "a.yaml", VALID_TASK)
+    suite_file = write(tmp_path / "suites" / "s.yaml", PRETRAIN_SUITE % (source, twin))
+    with pytest.raises(SpecError) as caught:
+        load_registry(tmp_path).resolve("s")
+    assert expected in str(caught.value) and str(suite_file) in str(caught.value)
+
+
+def test_pretrain_needs_a_budget(tmp_path):
+    write(tmp_path / "vision" / "a.yaml", VALID_TASK)
+    text = (PRETRAIN_SUITE % ("colours", "base")).replace("max_steps: 10, ", "")
+    write(tmp_path / "suites" / "s.yaml", text)
+    with pytest.raises(SpecError) as caught:
+        load_registry(tmp_path)
+    assert "pretrain needs a budget" in str(caught.value)

@@ -1,0 +1,230 @@
+"""The pretraining stage (L_pre): models whose spec has a `pretrain` block are first trained on a source task.
+
+Each such model is trained once on its source task's train split (validation read for the curve only; the test
+split never), with one fixed configuration, then saved as a standard checkpoint folder: timm's `save_for_hf`
+layout (`config.json` + `model.safetensors`, loaded as `local-dir:`) or transformers' `save_pretrained` with the
+tokenizer or feature extractor. From then on the folder is the model's checkpoint: the factory builds it like
+any other, its source classifier (over the source task's classes) feeds LEEP and NCE, and the source task is its
+declared pretraining data for source-to-target similarity.
+
+The stage is cached under `<output>/.pretrained/<model>-<key>/`, where the key hashes everything that
+determines the run (base checkpoint, the `pretrain` block, the source task's spec), and resumable: the run
+checkpoints into `state/` like a fine-tune, and the folder counts as finished only once `pretrain.json` is
+written, after the checkpoint. A stage that fails is recorded, and only that model's groups fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate.utils import broadcast_object_list
+from pydantic import BaseModel, ConfigDict
+from tqdm.auto import tqdm
+
+from benchmark.data.collate import make_collator
+from benchmark.data.loading import SplitCaps, cap_task_data
+from benchmark.engine.context import RunContext, for_model
+from benchmark.engine.loop import TrainConfig, train_and_evaluate
+from benchmark.engine.shared_output import SharedOutput, read_claim
+from benchmark.metrics.compute import metric_fn
+from benchmark.models.factory import LoadedModel
+from benchmark.specs.schema import ModelSpec, TaskSpec
+from benchmark.utils.atomic import atomic_write_text
+from benchmark.utils.naming import safe_component
+
+PRETRAINED_DIRNAME = ".pretrained"
+RECORD_FILE = "pretrain.json"
+CHECKPOINT_DIRNAME = "checkpoint"
+STATE_DIRNAME = "state"
+WAIT_POLL_S = 5.0
+
+
+class PretrainRecord(BaseModel):
+    """What one pretraining run did: written beside its checkpoint, and the mark that the stage finished."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model: str
+    base_checkpoint: str
+    source_task: str
+    init: str
+    learning_rate: float
+    weight_decay: float
+    batch_size: int
+    optimizer_steps: int
+    train_examples: int
+    validation_metrics: dict[str, float]
+    main_metric: str
+    curve: list[dict]
+    train_wall_s: float
+    key: str
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """A finished pretraining stage: the checkpoint folder it saved and its record."""
+
+    checkpoint: Path
+    record: PretrainRecord
+
+
+def pretrain_key(model: ModelSpec, source: TaskSpec) -> str:
+    """A short hash of everything that determines the stage's result (not the model's id or notes)."""
+    identity = {
+        "library": model.library,
+        "checkpoint": model.checkpoint,
+        "revision": model.revision,
+        "modality": model.modality,
+        "pretrain": model.pretrain.model_dump() if model.pretrain else None,
+        "source": source.model_dump(),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def stage_dir(root: Path, model: ModelSpec, source: TaskSpec) -> Path:
+    return root / f"{safe_component(model.id)}-{pretrain_key(model, source)}"
+
+
+def read_finished(directory: Path) -> Pretrained | None:
+    """The stage saved in `directory`, or None when it has not finished there."""
+    record_path = directory / RECORD_FILE
+    if not record_path.exists() or not (directory / CHECKPOINT_DIRNAME).is_dir():
+        return None
+    record = PretrainRecord.model_validate_json(record_path.read_text(encoding="utf-8"))
+    return Pretrained(directory / CHECKPOINT_DIRNAME, record)
+
+
+def run_pretraining(
+    models: list[ModelSpec],
+    sources: dict[str, TaskSpec],
+    context: RunContext,
+    root: Path,
+    shared: SharedOutput | None = None,
+) -> dict[str, Pretrained | str]:
+    """Run (or read from the cache) the stage of every model with a `pretrain` block.
+
+    Shards sharing the output folder claim each stage as they claim groups: one trains it, the others wait for
+    its checkpoint. Returns {model id: Pretrained, or the error message of a stage that failed}.
+    """
+    wanted = [model for model in models if model.pretrain is not None]
+    done: dict[str, Pretrained | str] = {}
+    main = context.accelerator.is_main_process
+    for model in tqdm(wanted, desc="pretraining", disable=not main or not wanted):
+        if context.stop_flag is not None:
+            context.stop_flag.raise_if_set()
+        directory = stage_dir(root, model, sources[model.id])
+        try:
+            done[model.id] = _finished_or_run(model, sources[model.id], context, directory, shared)
+        except Exception as error:  # one stage failing fails only its model's groups (a stop is a BaseException)
+            done[model.id] = f"pretraining on {sources[model.id].task!r} failed: {type(error).__name__}: {error}"
+            if main:
+                tqdm.write(f"  failed  pretraining of {model.id}: {done[model.id]}")
+    return done
+
+
+def _finished_or_run(
+    model: ModelSpec, source: TaskSpec, context: RunContext, directory: Path, shared: SharedOutput | None
+) -> Pretrained:
+    """The cached stage, else this shard's run of it; while another shard holds its claim, wait for that run."""
+    accelerator = context.accelerator
+    while (finished := read_finished(directory)) is None:
+        claim = shared.try_claim(directory) if shared is not None and accelerator.is_main_process else None
+        ours = [shared is None or claim is not None]
+        if accelerator.num_processes > 1:
+            ours = broadcast_object_list(ours)
+        if ours[0]:
+            try:
+                return read_finished(directory) or _pretrain(model, source, context, directory)
+            finally:
+                if claim is not None:
+                    claim.release()
+        if accelerator.is_main_process:
+            tqdm.write(f"pretraining of {model.id}: running in another shard; waiting for its checkpoint")
+            while read_claim(directory) is not None and read_finished(directory) is None:
+                if context.stop_flag is not None:
+                    context.stop_flag.raise_if_set()
+                time.sleep(WAIT_POLL_S)
+        accelerator.wait_for_everyone()
+    return finished
+
+
+def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory: Path) -> Pretrained:
+    """Train the model on its source task, save the checkpoint, then the record (which marks the stage done)."""
+    spec = model.pretrain
+    assert spec is not None
+    encoded = context.encoded(source)
+    caps = SplitCaps(train=spec.max_train_samples, validation=context.caps.validation, test=1)
+    raw = cap_task_data(encoded, source, spec.seed, caps)
+    loaded = context.build(model, spec.init, source, raw.num_labels, spec.seed)
+    loaded.network.source_classifier = None  # the base's own source head is not trained here
+    data = for_model(raw, source, loaded)
+    training = context.training(source)
+    config = TrainConfig(
+        epochs=spec.epochs or 1.0,
+        max_steps=spec.max_steps,
+        batch_size=spec.batch_size,
+        learning_rate=spec.learning_rate,
+        weight_decay=spec.weight_decay,
+        warmup_ratio=training.warmup_ratio,
+        evals_per_epoch=training.evals_per_epoch,
+        seed=spec.seed,
+        checkpoint_dir=directory / STATE_DIRNAME,
+        checkpoint_interval_s=context.checkpoint_interval_s,
+    )
+    started = time.perf_counter()
+    outcome = train_and_evaluate(
+        context.accelerator,
+        loaded.network,
+        data.train,
+        data.validation,
+        make_collator(source, loaded.processor),
+        config,
+        metric_fn(source.metrics),
+        source.main_metric,
+        description=f"pretrain {model.id} on {source.task}",
+        stop_flag=context.stop_flag,
+    )
+    record = PretrainRecord(
+        model=model.id,
+        base_checkpoint=model.checkpoint,
+        source_task=source.task,
+        init=spec.init,
+        learning_rate=spec.learning_rate,
+        weight_decay=spec.weight_decay,
+        batch_size=spec.batch_size,
+        optimizer_steps=outcome.optimizer_steps,
+        train_examples=len(data.train),
+        validation_metrics=outcome.metrics,
+        main_metric=source.main_metric,
+        curve=[dict(point) for point in outcome.curve],
+        train_wall_s=time.perf_counter() - started,
+        key=directory.name,
+    )
+    if context.accelerator.is_main_process:
+        _save_checkpoint(model, loaded, directory / CHECKPOINT_DIRNAME)
+        atomic_write_text(directory / RECORD_FILE, record.model_dump_json(indent=2))
+        shutil.rmtree(directory / STATE_DIRNAME, ignore_errors=True)
+    context.accelerator.wait_for_everyone()
+    return Pretrained(directory / CHECKPOINT_DIRNAME, record)
+
+
+def _save_checkpoint(model: ModelSpec, loaded: LoadedModel, target: Path) -> None:
+    """Save the trained network in its library's standard folder layout, swapped into place whole."""
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    network = loaded.network.network
+    if model.library == "timm":
+        import timm.models
+
+        network.to(memory_format=torch.contiguous_format)  # safetensors stores contiguous tensors only
+        timm.models.save_for_hf(network, str(staging), safe_serialization=True)
+    else:
+        network.save_pretrained(staging)
+        loaded.processor.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)

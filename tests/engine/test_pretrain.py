@@ -1,0 +1,229 @@
+"""The pretraining stage (L_pre) on tiny models: run once, cached, resumed after a stop, loaded by the factory,
+its source recorded, and its source task measured nearest to an identical target."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file
+
+from benchmark.data.loading import SplitCaps
+from benchmark.engine import pretrain
+from benchmark.engine.context import RunContext
+from benchmark.engine.interruption import StopRequested
+from benchmark.engine.pretrain import PRETRAINED_DIRNAME, RECORD_FILE, read_finished, run_pretraining, stage_dir
+from benchmark.models.factory import build_model
+from benchmark.results.store import read_result, read_similarity
+from benchmark.run import main
+from benchmark.specs.registry import collect_registry
+from benchmark.specs.schema import ModelSpec
+from testkit.fixtures import tiny_run_args, write_tiny_registry
+
+pytestmark = pytest.mark.integration  # runs the suite
+
+WEATHER = {"rain": "rain cloud storm wet grey drizzle", "sun": "sun warm bright dry clear summer"}
+ZOO_SUITE = """
+    suite: zoo_tiny
+    models:
+      - {id: tiny-bert, library: transformers, checkpoint: "{assets}/tiny-bert", modality: text}
+      - id: bert-on-topics
+        library: transformers
+        checkpoint: "{assets}/tiny-bert"
+        modality: text
+        pretrain: {task: topics, init: pretrained, max_steps: 4, learning_rate: 0.003, batch_size: 8}
+        scratch_twin: tiny-bert
+      - id: bert-on-weather
+        library: transformers
+        checkpoint: "{assets}/tiny-bert"
+        modality: text
+        pretrain: {task: weather, init: scratch, max_steps: 4, learning_rate: 0.003, batch_size: 8}
+        scratch_twin: tiny-bert
+      - id: resnet-on-colours
+        library: timm
+        checkpoint: "{assets}/tiny-resnet"
+        modality: vision
+        pretrain: {task: colours, init: scratch, max_steps: 3, learning_rate: 0.01, batch_size: 8}
+    tasks: [topics, weather, colours]
+    seeds: [0]
+    training: {epochs: 1, probe_epochs: 3, batch_size: 8, evals_per_epoch: 1}
+    search:
+      finetune: {learning_rate: [0.003]}
+      finetune_scratch: {learning_rate: [0.003]}
+      linear_probe: {learning_rate: [0.01], weight_decay: [0.0]}
+"""
+WEATHER_TASK = """
+    task: weather
+    modality: text
+    dataset:
+      path: csv
+      data_files: {train: "{assets}/weather/train.csv", test: "{assets}/weather/test.csv"}
+      input_column: text
+    preprocessing: {max_length: 16}
+"""
+
+
+@pytest.fixture(scope="module")
+def zoo_tasks(tmp_path_factory) -> Path:
+    tasks_dir = write_tiny_registry(tmp_path_factory.mktemp("zoo_tasks"))
+    (tasks_dir / "suites" / "zoo_tiny.yaml").write_text(textwrap.dedent(ZOO_SUITE).lstrip())
+    (tasks_dir / "text" / "weather.yaml").write_text(textwrap.dedent(WEATHER_TASK).lstrip())
+    return tasks_dir
+
+
+@pytest.fixture(scope="module")
+def zoo_assets(tiny_assets, tmp_path_factory) -> Path:
+    """The tiny assets plus a second text dataset whose vocabulary differs from the topics'."""
+    directory = tiny_assets / "weather"
+    if not directory.exists():
+        directory.mkdir()
+        rng = torch.Generator().manual_seed(0)
+        for split, count in (("train", 12), ("test", 6)):
+            with open(directory / f"{split}.csv", "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["text", "label"])
+                for label, vocabulary in WEATHER.items():
+                    words = vocabulary.split()
+                    for _ in range(count):
+                        picks = torch.randint(len(words), (5,), generator=rng).tolist()
+                        writer.writerow([" ".join(words[i] for i in picks), label])
+    return tiny_assets
+
+
+@pytest.fixture(scope="module")
+def zoo_run(zoo_tasks, zoo_assets, tmp_path_factory):
+    output = tmp_path_factory.mktemp("zoo_results")
+    args = tiny_run_args(zoo_tasks, zoo_assets, output)
+    args[args.index("tiny")] = "zoo_tiny"
+    assert main(args) == 0
+    return output, args
+
+
+def _stage(output: Path, model_id: str) -> Path:
+    (directory,) = (output / PRETRAINED_DIRNAME).glob(f"{model_id}-*")
+    return directory
+
+
+def test_stage_records_its_source_and_the_cells_transfer_from_it(zoo_run):
+    output, _ = zoo_run
+    record = read_finished(_stage(output, "bert-on-topics")).record
+    assert (record.source_task, record.init, record.optimizer_steps) == ("topics", "pretrained", 4)
+    assert read_finished(_stage(output, "bert-on-weather")).record.source_task == "weather"
+    result = read_result(output / "zoo_tiny" / "bert-on-topics" / "weather" / "finetune-seed0.json")
+    assert result.status == "ok" and result.specs["model"]["pretrain"]["task"] == "topics"
+    # the shared scratch twin is trained once, under the model that owns it
+    assert not (output / "zoo_tiny" / "bert-on-topics__scratch").exists()
+    assert (output / "zoo_tiny" / "tiny-bert__scratch" / "weather" / "finetune-seed0.json").exists()
+
+
+def test_saved_checkpoints_load_through_the_model_factory(zoo_run, zoo_assets):
+    output, _ = zoo_run
+    checkpoint = read_finished(_stage(output, "resnet-on-colours")).checkpoint
+    spec = ModelSpec(id="reloaded", library="timm", checkpoint=str(checkpoint), modality="vision")
+    loaded = build_model(spec, "pretrained", 5, 0, zoo_assets)
+    assert loaded.network.source_classifier.out_features == 3  # the source task's classes: LEEP/NCE use them
+    saved = load_file(checkpoint / "model.safetensors")
+    built = loaded.network.network.state_dict()
+    assert all(torch.equal(built[name], tensor) for name, tensor in saved.items() if not name.startswith("fc."))
+    text = ModelSpec(
+        id="text",
+        library="transformers",
+        checkpoint=str(_stage(output, "bert-on-topics") / "checkpoint"),
+        modality="text",
+    )
+    assert build_model(text, "pretrained", 2, 0, zoo_assets).network.network.config.num_labels == 2
+
+
+def test_identical_source_is_measured_nearest(zoo_run):
+    output, _ = zoo_run
+    record = read_similarity(output / "zoo_tiny" / "_similarity" / "text.json")
+    assert record.encoder == "tiny-bert"  # a real checkpoint, not one the suite pretrained
+    assert record.source_tasks == {"bert-on-topics": "topics", "bert-on-weather": "weather"}
+    for model, source, other in (("bert-on-topics", "topics", "weather"), ("bert-on-weather", "weather", "topics")):
+        for method, distance in record.source_to_target[model][source].items():
+            assert distance == pytest.approx(0.0, abs=1e-6)
+            assert distance < record.source_to_target[model][other][method]
+
+
+def test_second_run_reads_the_cached_stage(zoo_run, monkeypatch):
+    output, args = zoo_run
+    before = {path: path.stat().st_mtime_ns for path in (output / PRETRAINED_DIRNAME).glob(f"*/{RECORD_FILE}")}
+
+    def must_not_train(*_args, **_kwargs):
+        raise AssertionError("a finished pretraining stage ran again")
+
+    monkeypatch.setattr(pretrain, "_pretrain", must_not_train)
+    assert main([*args, "--overwrite", "--no-similarity", "--models", "bert-on-topics"]) == 0
+    after = {path: path.stat().st_mtime_ns for path in (output / PRETRAINED_DIRNAME).glob(f"*/{RECORD_FILE}")}
+    assert after == before
+
+
+class _StopAfter:
+    """A stop flag that turns on after `checks` looks at it, as if SIGTERM arrived mid-run."""
+
+    def __init__(self, checks: int):
+        self.checks = checks
+
+    @property
+    def signum(self) -> int | None:
+        self.checks -= 1
+        return signal.SIGTERM if self.checks < 0 else None
+
+    def raise_if_set(self) -> None:
+        if self.checks < 0:
+            raise StopRequested(signal.SIGTERM)
+
+
+def _context(assets: Path, stop_flag=None) -> RunContext:
+    return RunContext(
+        accelerator=Accelerator(cpu=True),
+        assets_dir=assets,
+        feature_cache=None,
+        caps=SplitCaps(),
+        checkpoint_interval_s=0.0,
+        stop_flag=stop_flag,
+    )
+
+
+def test_a_stopped_stage_resumes_to_the_uninterrupted_weights(zoo_tasks, zoo_assets, tmp_path):
+    registry, problems = collect_registry(zoo_tasks)
+    assert not problems
+    suite = registry.resolve("zoo_tiny")
+    model = next(m for m in suite.models if m.id == "bert-on-weather")
+    sources = {model.id: suite.source_tasks[model.id]}
+
+    uninterrupted = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "a")[model.id]
+    with pytest.raises(StopRequested):
+        run_pretraining([model], sources, _context(zoo_assets, _StopAfter(checks=2)), tmp_path / "b")
+    directory = stage_dir(tmp_path / "b", model, sources[model.id])
+    assert (directory / pretrain.STATE_DIRNAME).is_dir() and read_finished(directory) is None
+    resumed = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "b")[model.id]
+
+    assert resumed.record.optimizer_steps == uninterrupted.record.optimizer_steps == 4
+    assert [p["step"] for p in resumed.record.curve] == [p["step"] for p in uninterrupted.record.curve]
+    first, second = (load_file(stage.checkpoint / "model.safetensors") for stage in (uninterrupted, resumed))
+    assert first.keys() == second.keys()
+    assert all(torch.allclose(first[name], second[name], atol=1e-6) for name in first)
+    assert not (directory / pretrain.STATE_DIRNAME).exists()
+
+
+def test_a_failed_stage_fails_only_its_model(zoo_tasks, zoo_assets, tmp_path, monkeypatch):
+    registry, _ = collect_registry(zoo_tasks)
+    suite = registry.resolve("zoo_tiny")
+    models = [m for m in suite.models if m.id in ("bert-on-topics", "bert-on-weather")]
+
+    def broken(model, *args):
+        if model.id == "bert-on-topics":
+            raise RuntimeError("source data unreadable")
+        return original(model, *args)
+
+    original = pretrain._pretrain
+    monkeypatch.setattr(pretrain, "_pretrain", broken)
+    stages = run_pretraining(models, suite.source_tasks, _context(zoo_assets), tmp_path)
+    assert "source data unreadable" in stages["bert-on-topics"]
+    assert stages["bert-on-weather"].record.source_task == "weather"
