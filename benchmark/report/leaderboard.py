@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark.report import plots, sections
+from benchmark.report import plots, sections, similarity_reuse
 from benchmark.report.html import write_html
 from benchmark.report.table import write_results_table
 from benchmark.results.aggregate import (
@@ -132,6 +132,7 @@ def _write_figures(results, similarities, out_dir: Path) -> dict[str, list[str]]
             *plots.quality_vs_flops(mine, out_dir),
             *plots.estimator_vs_finetune(mine, out_dir),
             *plots.similarity_heatmaps([s for s in similarities if s.suite == suite], out_dir),
+            *plots.similarity_vs_gain(mine, [s for s in similarities if s.suite == suite], out_dir),
         ]
         by_suite[suite] = [p.name for p in paths]
     return by_suite
@@ -159,6 +160,7 @@ def render_markdown(
         lines += sections.separability_section(mine, suite, replicates, found)
         lines += sections.prediction_section(mine, suite, replicates=replicates)
         lines += sections.similarity_section([s for s in similarities if s.suite == suite])
+        lines += similarity_reuse.similarity_reuse_section(mine, suite, similarities, replicates)
         lines += [f"![{name}]({name})" for name in (figures or {}).get(suite, [])] + [""]
         lines += _unfinished(suite_groups)
     lines += _reading_guide()

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from benchmark.estimators.reusability import CellSummary, reusability_scores
+from benchmark.estimators.source_similarity import MIN_PAIRS, spearman
 from benchmark.report.sections import (
     BASELINE_SIGNALS,
     TaskSignals,
@@ -24,6 +25,8 @@ from benchmark.report.sections import (
     noise_floor,
     task_signals,
 )
+from benchmark.report.similarity_reuse import ReusePair, distance_methods, reuse_pairs
+from benchmark.results.aggregate import group_results
 from benchmark.results.schema import CellResult, SimilarityResult
 from benchmark.utils.atomic import atomic_write
 from benchmark.utils.naming import SCRATCH_SUFFIX, safe_component
@@ -81,6 +84,70 @@ def _heatmap(sim: SimilarityResult, method: str) -> Figure:
     floor_text = "no noise floor recorded" if floor is None else f"noise floor {floor:.3f} (≈: within it)"
     axes.set_title(f"{sim.suite} · {sim.modality} · {method}\nencoder: {sim.encoder}; {floor_text}", fontsize=8)
     return figure
+
+
+def similarity_vs_gain(results: list[CellResult], similarities: list[SimilarityResult], out_dir: Path) -> list[Path]:
+    """Per (suite, modality) with `MIN_PAIRS` or more (checkpoint, target) pairs with a declared source and finished
+    fine-tunes (`benchmark.report.similarity_reuse`), one panel per distance method: x = source-to-target distance,
+    y = gain over the scratch twin (mean over seeds, bars ± the seed std of one seed's gain), one colour per target,
+    each target's split-half distance as a dotted vertical line of its colour (points left of it: source
+    indistinguishable from the target). `similarity_vs_gain_<suite>_<modality>.png`."""
+    paths = []
+    for sim in sorted(similarities, key=lambda s: (s.suite, s.modality)):
+        if not sim.source_to_target:
+            continue
+        groups = group_results([r for r in results if r.suite == sim.suite and r.modality == sim.modality])
+        pairs = reuse_pairs(groups, sim)
+        if len(pairs) >= MIN_PAIRS:
+            figure = _similarity_gain_figure(sim, pairs)
+            paths.append(_save(figure, out_dir, "similarity_vs_gain", sim.suite, sim.modality))
+    return paths
+
+
+def _similarity_gain_figure(sim: SimilarityResult, pairs: list[ReusePair]) -> Figure:
+    methods = distance_methods(pairs)
+    targets = sorted({p.target for p in pairs})
+    figure = Figure(figsize=(PANEL_INCHES * 1.3 * len(methods), PANEL_INCHES * 1.1), layout="constrained")
+    panels = np.atleast_1d(figure.subplots(1, len(methods)))
+    label_points = len(pairs) <= MAX_POINT_LABELS
+    for axes, method in zip(panels, methods, strict=True):
+        for index, target in enumerate(targets):
+            mine = [p for p in pairs if p.target == target and method in p.distances]
+            colour = f"C{index % 10}"
+            xs, ys = [p.distances[method] for p in mine], [p.gain for p in mine]
+            axes.errorbar(xs, ys, yerr=[p.gain_std for p in mine], fmt="o", color=colour, label=target, ms=4, capsize=2)
+            floor = mine[0].floors.get(method) if mine else None
+            if floor is not None:
+                axes.axvline(floor, color=colour, linestyle=":", linewidth=1)
+            for p in mine if label_points else ():
+                axes.annotate(
+                    p.model,
+                    (p.distances[method], p.gain),
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    fontsize=FONT_SMALL - 1,
+                )
+        axes.axhline(0.0, color="grey", linewidth=0.8)
+        axes.set_xlabel(f"{method} distance, source to target\n(smaller = more similar)", fontsize=8)
+        axes.set_ylabel("gain over scratch twin (fine-tune)", fontsize=8)
+        axes.set_title(f"{method}\n{_rho_text(pairs, method)}\ndotted: each target's split-half", fontsize=8)
+        axes.tick_params(labelsize=FONT_SMALL)
+    panels[0].legend(title="target", fontsize=FONT_SMALL, title_fontsize=FONT_SMALL)
+    figure.suptitle(f"{sim.suite} · {sim.modality}: source similarity vs gain over scratch", fontsize=10)
+    return figure
+
+
+def _rho_text(pairs: list[ReusePair], method: str) -> str:
+    """'ρ(similarity, gain): within-target mean 0.800, pooled 0.650' (the section gives their p-values)."""
+    measured = [p for p in pairs if method in p.distances]
+    pooled = spearman([-p.distances[method] for p in measured], [p.gain for p in measured])
+    per_target = []
+    for target in sorted({p.target for p in measured}):
+        mine = [p for p in measured if p.target == target]
+        rho = spearman([-p.distances[method] for p in mine], [p.gain for p in mine]) if len(mine) >= MIN_PAIRS else None
+        per_target += [rho] if rho is not None and math.isfinite(rho) else []
+    within = f"within-target mean {statistics.fmean(per_target):.3f}" if per_target else "within-target n/a"
+    return f"ρ(similarity, gain): {within}, pooled " + (f"{pooled:.3f}" if math.isfinite(pooled) else "n/a")
 
 
 # --- estimators ------------------------------------------------------------------------------------------

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Modality = Literal["vision", "text", "audio"]
 Protocol = Literal["finetune", "linear_probe"]
@@ -46,13 +56,59 @@ class DatasetSpec(StrictModel):
         default=None,
         description="Split (or slice) used for every choice; without one, a stratified slice of train is held out.",
     )
-    eval_split: str = Field(default="test", description="The held-out test split: read once per final run.")
+    eval_split: str | None = Field(
+        default="test",
+        description="The held-out test split: read once per final run. None (the default with test_groups) when "
+        "test_groups carve it out of train_split.",
+    )
     input_column: str
     second_input_column: str | None = Field(default=None, description="Second text of a sentence pair.")
     label_column: str = "label"
     label_names: list[str] | None = Field(
         default=None, description="Class names, for label columns that are not a ClassLabel feature."
     )
+    group_column: str | None = Field(
+        default=None,
+        description="Column naming each row's group (the speaker, the patient): rows sharing a value never straddle "
+        "train, validation and test. Validation held out of train is then whole groups, the same for every seed.",
+    )
+    test_groups: list[str | int] | None = Field(
+        default=None,
+        min_length=1,
+        description="For a dataset that ships one split: the group_column values whose rows of train_split are the "
+        "test split (compared as text: 21 matches 21 or '21'). Replaces eval_split.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _test_groups_replace_eval_split(cls, data):
+        """With test_groups the test split is carved out of train_split, so eval_split no longer defaults to 'test'."""
+        if isinstance(data, dict) and data.get("test_groups") is not None and "eval_split" not in data:
+            return {**data, "eval_split": None}
+        return data
+
+    @field_validator("test_groups")
+    @classmethod
+    def _test_groups_need_group_column_and_no_eval_split(cls, groups, info: ValidationInfo):
+        if groups is None:
+            return groups
+        if not info.data.get("group_column"):
+            raise ValueError("test_groups needs group_column, the column whose values they are")
+        if info.data.get("eval_split") is not None:
+            raise ValueError(
+                f"test_groups carve the test split out of train_split; remove eval_split "
+                f"({info.data['eval_split']!r}), which would name a second test split"
+            )
+        return groups
+
+    @model_validator(mode="after")
+    def _has_a_test_split(self) -> DatasetSpec:
+        if self.eval_split is None and self.test_groups is None:
+            raise ValueError(
+                "eval_split is null: name the test split, or carve it out of train_split with group_column and "
+                "test_groups"
+            )
+        return self
 
 
 class PreprocessingSpec(StrictModel):

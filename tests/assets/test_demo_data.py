@@ -42,9 +42,14 @@ CASES = [
     Case("fortunes", "csv", fortunes.FORTUNE_TOPICS),
     Case("spoken_keywords", "audiofolder", speech.KEYWORDS),
     Case("spoken_language", "audiofolder", tuple(speech.LANGUAGE_VOICES)),
+    # the zoo's text datasets (tests/assets/test_zoo_data.py has more)
+    Case("fortunes_topics_b", "csv", fortunes.FORTUNE_TOPICS_B),
+    Case("fortunes_language", "csv", tuple(fortunes.FORTUNE_LANGUAGES)),
+    Case("mail_groups", "csv", tuple(mail.MAIL_GROUPS), {"max_chars": 500}),
 ]
 AUDIO_CASES = [case for case in CASES if case.layout == "audiofolder"]
 BY_NAME = {case.name: case for case in CASES}
+NPM_CASES = ("spam_assassin", "mail_groups")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +61,7 @@ def npm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def build(case: Case, out_dir: Path, npm_cache: Path, seed: int = 0) -> Path:
     """Build case small into out_dir; skip the test with the install line if the source is absent."""
     knobs = {"n_train_per_class": N_TRAIN, "n_test_per_class": N_TEST, **case.knobs}
-    if case.name == "spam_assassin":
+    if case.name in NPM_CASES:
         knobs["npm_cache"] = npm_cache
     try:
         return demo_data.DATASET_BUILDERS[case.name](out_dir, seed=seed, **knobs)

@@ -1,0 +1,226 @@
+"""The "Does task similarity predict reuse?" section on a hand-made zoo: 4 checkpoints with known source tasks, each
+fine-tuned on 3 targets beside its scratch twin, 3 seeds.
+
+Source-to-target distances (class_gaussian_ot; random_probe_fisher is a tenth of it plus 0.01):
+
+    target  m1    m2    m3    m4     split-half (class_gaussian_ot)
+    t1      0.10  0.30  0.50  0.80   0.15  -> m1 is within the floor
+    t2      1.90  1.20  1.50  1.00   0.50
+    t3      0.70  0.20  0.90  0.40   0.10
+
+Scratch twins score 0.3 (seeds +0.005 / -0.005 / 0); fine-tunes score 0.3 + gain (seeds -0.01 / 0 / +0.01), where
+the gain is 0.6 - 0.25 d ("monotone": rho = 1 with similarity, -1 with distance) or, in each target, the gains of
+similarity ranks (2, 4, 1, 3) ("independent": rho = 0 in every target).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmark.report import similarity_reuse as sr
+from benchmark.report.leaderboard import render_markdown
+from benchmark.report.plots import similarity_vs_gain
+from benchmark.results.aggregate import group_results, suite_replicates
+from benchmark.results.schema import SimilarityResult
+from testkit.records import make_result
+
+SUITE = "zoo"
+TARGETS = ("t1", "t2", "t3")
+MODELS = ("m1", "m2", "m3", "m4")
+SOURCES = {"m1": "s_one", "m2": "s_two", "m3": "s_three", "m4": "s_four"}
+DISTANCE = {
+    "t1": {"m1": 0.10, "m2": 0.30, "m3": 0.50, "m4": 0.80},
+    "t2": {"m1": 1.90, "m2": 1.20, "m3": 1.50, "m4": 1.00},
+    "t3": {"m1": 0.70, "m2": 0.20, "m3": 0.90, "m4": 0.40},
+}
+SPLIT_HALF = {"class_gaussian_ot": [0.15, 0.5, 0.1], "random_probe_fisher": [0.005, 0.05, 0.01]}
+SCRATCH = 0.3
+PRETRAINED_SEEDS, SCRATCH_SEEDS = (-0.01, 0.0, 0.01), (0.005, -0.005, 0.0)
+INDEPENDENT_GAINS = (0.2, 0.4, 0.1, 0.3)  # by similarity rank, most similar first: Spearman rho exactly 0
+
+
+def monotone() -> dict[str, dict[str, float]]:
+    return {t: {m: 0.6 - 0.25 * d for m, d in row.items()} for t, row in DISTANCE.items()}
+
+
+def independent() -> dict[str, dict[str, float]]:
+    gains = {}
+    for target, row in DISTANCE.items():
+        nearest_first = sorted(row, key=row.get)
+        gains[target] = dict(zip(nearest_first, INDEPENDENT_GAINS, strict=True))
+    return gains
+
+
+def zoo_results(gains: dict[str, dict[str, float]], twin_of: dict[str, str] | None = None) -> list:
+    """Fine-tunes and scratch twins; `twin_of` names a model whose scratch twin another model shares."""
+    twin_of = twin_of or {}
+    results = []
+    for target in TARGETS:
+        for model in MODELS:
+            spec = {"model": {"id": model, **({"scratch_twin": twin_of[model]} if model in twin_of else {})}}
+            for seed, (up, down) in enumerate(zip(PRETRAINED_SEEDS, SCRATCH_SEEDS, strict=True)):
+                score = round(SCRATCH + gains[target][model] + up, 6)
+                results.append(_cell(model, "pretrained", target, seed, score, spec))
+                if model not in twin_of:
+                    results.append(_cell(model, "scratch", target, seed, round(SCRATCH + down, 6), spec))
+    return results
+
+
+def _cell(model, init, task, seed, score, specs):
+    return make_result(
+        suite=SUITE, model=model, init=init, task=task, seed=seed, metrics={"accuracy": score}, specs=specs
+    )
+
+
+def zoo_similarity(with_sources: bool = True, models=MODELS) -> SimilarityResult:
+    source_to_target = {
+        m: {
+            t: {"class_gaussian_ot": DISTANCE[t][m], "random_probe_fisher": DISTANCE[t][m] / 10 + 0.01} for t in TARGETS
+        }
+        for m in models
+    }
+    return SimilarityResult(
+        suite=SUITE,
+        modality="vision",
+        encoder="enc",
+        tasks=list(TARGETS),
+        distances={"class_gaussian_ot": [[0.0, 1.0, 2.0], [1.0, 0.0, 1.5], [2.0, 1.5, 0.0]]},
+        split_half=SPLIT_HALF,
+        source_to_target=source_to_target if with_sources else {},
+        source_tasks={m: SOURCES[m] for m in models} if with_sources else {},
+    )
+
+
+def _section(gains, twin_of=None, sim=None) -> list[str]:
+    return sr.similarity_reuse_section(zoo_results(gains, twin_of), SUITE, [sim or zoo_similarity()], n_boot=200)
+
+
+def _table(lines: list[str], first: str) -> list[list[str]]:
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("| "):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def monotone_section() -> list[str]:
+    return _section(monotone())
+
+
+def test_monotone_gain_correlates_perfectly_and_says_so(monotone_section):
+    lines = monotone_section
+    assert lines[0] == sr.TITLE and "#### vision" in lines
+    verdict = next(line for line in lines if line.startswith("**"))
+    assert verdict.startswith("**Similar sources gave larger gains.** With `class_gaussian_ot` distances")
+    assert "within-target ρ averaged over 3 target(s) (12 pairs)" in verdict and "ρ = 1.000 (p<0.001" in verdict
+    rows = {(r[0], r[1]): r for r in _table(lines, "Distance")}
+    lead = rows["`class_gaussian_ot`", "**within-target mean** (leads)"]
+    assert lead[2:5] == ["1.000", "12", "3"] and lead[7] == "13,824 (all)"
+    pooled = rows["`class_gaussian_ot`", "pooled"]
+    assert pooled[2] == "1.000" and pooled[5] == "p<0.001"
+    assert pooled[7] == "10,000 random"
+    assert rows["`random_probe_fisher`", "**within-target mean** (leads)"][2] == "1.000"
+
+
+def test_rho_against_distance_is_minus_one():
+    pairs = sr.reuse_pairs(group_results(zoo_results(monotone())), zoo_similarity())
+    analysis = sr.analyse(pairs, "class_gaussian_ot")
+    assert len(pairs) == 12 and analysis.pooled.rho == pytest.approx(1.0)  # similarity = minus the distance
+    assert analysis.pooled.p_greater < 0.001 and analysis.within.correlation.p_greater < 0.001
+
+
+def test_every_target_picks_the_most_similar_source_as_the_best(monotone_section):
+    choices = [r for r in _table(monotone_section, "Target") if r[1] == "`class_gaussian_ot`"]
+    assert [(r[0], r[5].split()[0], r[6].split()[0], r[7]) for r in choices] == [
+        ("t1", "`m1`", "`m1`", "yes"),
+        ("t2", "`m4`", "`m4`", "yes"),
+        ("t3", "`m2`", "`m2`", "yes"),
+    ]
+    assert (
+        "also gained most on 3 of 3 target(s)"
+        in monotone_section[next(i for i, line in enumerate(monotone_section) if line.startswith("**"))]
+    )
+
+
+def test_pairs_within_the_targets_split_half_are_marked(monotone_section):
+    pairs = {(r[0], r[2]): r for r in _table(monotone_section, "Model")}
+    assert pairs["`m1`", "t1"][1] == "s_one" and pairs["`m1`", "t1"][3] == "0.100 ≈"
+    assert pairs["`m2`", "t1"][3] == "0.300"  # above t1's 0.15
+    assert pairs["`m1`", "t1"][4] == "0.020"  # random_probe_fisher 0.02 > t1's 0.005
+    gain, std = 0.6 - 0.25 * 0.1, math.hypot(0.01, 0.005)
+    assert pairs["`m1`", "t1"][5] == f"{gain:+.4f} ± {std:.4f}" and pairs["`m1`", "t1"][6] == "3 / 3"
+    verdict = next(line for line in monotone_section if line.startswith("**"))
+    assert "1 of 12 pair(s) have a source within the target's split-half distance" in verdict
+    t1 = next(r for r in _table(monotone_section, "Target") if r[0] == "t1" and r[1] == "`class_gaussian_ot`")
+    assert t1[2] == "0.150" and t1[5].startswith("`m1` (0.100 ≈)")
+
+
+def test_independent_gains_give_a_plain_null_result():
+    lines = _section(independent())
+    verdict = next(line for line in lines if line.startswith("**"))
+    assert verdict.startswith("**No evidence that task similarity predicts reuse here.**")
+    lead = _table(lines, "Distance")[0]
+    assert lead[1] == "**within-target mean** (leads)" and lead[2] == "0.000"
+    p = float(lead[5].removeprefix("p="))
+    assert p > 0.3
+    assert "also gained most on 0 of 3 target(s)" in verdict
+
+
+def test_a_larger_gain_elsewhere_is_tested_against_the_seed_spread():
+    gains = monotone()
+    gains["t1"]["m4"] = 0.9  # far source, much larger gain: separable
+    gains["t3"]["m4"] = gains["t3"]["m2"] + 0.002  # a hair above the most similar: within the seed spread
+    lines = _section(gains)
+    rows = {r[0]: r for r in _table(lines, "Target") if r[1] == "`class_gaussian_ot`"}
+    assert rows["t1"][6].startswith("`m4`") and rows["t1"][7] == "no" and rows["t1"][10] == "yes"
+    assert rows["t1"][9] == "Welch over seeds"  # no per-example predictions, two different twins
+    assert rows["t3"][6].startswith("`m4`") and rows["t3"][7] == "no" and rows["t3"][10] == "no"
+    assert rows["t2"][7] == "yes" and rows["t2"][8:] == ["—", "—", "—"]
+    verdict = next(line for line in lines if line.startswith("**"))
+    assert "also gained most on 1 of 3 target(s); where it did not" in verdict and "on 1 of 2." in verdict
+
+
+def test_a_shared_scratch_twin_is_followed_and_compared_as_fine_tunes():
+    twin_of = {"m2": "m1", "m3": "m1", "m4": "m1"}
+    gains = monotone()
+    gains["t1"]["m4"] = 0.9
+    results = zoo_results(gains, twin_of)
+    groups = group_results(results)
+    pairs = sr.reuse_pairs(groups, zoo_similarity())
+    assert len(pairs) == 12 and {p.scratch.key.model for p in pairs} == {"m1"}
+    by = {(p.model, p.target): p for p in pairs}
+    replicates = suite_replicates(groups, 100)
+    difference = sr.gain_difference(by["m4", "t1"], by["m1", "t1"], replicates)
+    assert difference.estimate == pytest.approx(0.9 - (0.6 - 0.025)) and difference.separable is True
+
+
+def test_no_declared_sources_means_no_section():
+    results = zoo_results(monotone())
+    assert sr.similarity_reuse_section(results, SUITE, [zoo_similarity(with_sources=False)]) == []
+    assert sr.similarity_reuse_section(results, SUITE, []) == []
+    assert sr.similarity_reuse_section(results, "other", [zoo_similarity()]) == []
+    # Two pairs with a finished twin (m1's on t1 and t2 when only m1 declared a source and t3 is unfinished).
+    partial = [r for r in results if not (r.model == "m1" and r.task == "t3")]
+    sim = zoo_similarity(models=("m1",))
+    assert sr.similarity_reuse_section(partial, SUITE, [sim]) == []
+
+
+def test_the_leaderboard_renders_it_after_the_similarity_matrices_only_with_sources():
+    results = zoo_results(monotone())
+    with_sources = render_markdown(results, [zoo_similarity()], n_boot=100)
+    without = render_markdown(results, [zoo_similarity(with_sources=False)], n_boot=100)
+    assert sr.TITLE not in without
+    assert with_sources.index("### Which tasks look alike") < with_sources.index(sr.TITLE)
+    assert with_sources.index(sr.TITLE) < with_sources.index("## How to read this")
+
+
+def test_the_scatter_is_drawn_only_with_enough_pairs(tmp_path):
+    results = zoo_results(monotone())
+    paths = similarity_vs_gain(results, [zoo_similarity()], tmp_path)
+    assert [p.name for p in paths] == ["similarity_vs_gain_zoo_vision.png"] and paths[0].stat().st_size > 0
+    assert similarity_vs_gain(results, [zoo_similarity(with_sources=False)], tmp_path / "none") == []
