@@ -1,11 +1,12 @@
-"""A fine-tune group: successive halving over the grid on validation, every seed in step, then each seed's
-surviving run scored once on test.
+"""A fine-tune group: successive halving over the grid on validation, every seed in step, then each seed's surviving
+run scored once on test.
 
 Rung r trains every surviving configuration, for every seed, to `budgets[r]` optimizer steps of its full-budget
-schedule, resuming from the checkpoint its previous rung left; the best 1/`halving_rate` by mean validation score
-over seeds go on. The survivor of the last rung has then trained exactly as one uninterrupted full run, and that
-run is the cell's final run: the test split is predicted once, there, and never read before. A configuration
-that diverges scores lowest and drops out; if the chosen one diverges, that seed's cell is recorded as diverged.
+schedule, resuming from the state its previous rung left (kept in memory: `benchmark.engine.rung_states`); the best
+1/`halving_rate` by mean validation score over seeds go on. The survivor of the last rung has then trained exactly
+as one uninterrupted full run, and that run is the cell's final run: the test split is predicted once, there, and
+never read before. A configuration that diverges scores lowest and drops out; if the chosen one diverges, that
+seed's cell is recorded as diverged.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from benchmark.engine.loop import DivergedError, TrainConfig, TrainOutcome, pred
 from benchmark.engine.oom import halving_batch_on_oom
 from benchmark.engine.plan import Cell, Group
 from benchmark.engine.records import CellOutcome, cell_result, group_specs
+from benchmark.engine.rung_states import RungStates
 from benchmark.engine.search import SearchState, expand_grid, halving_budgets
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
@@ -44,6 +46,7 @@ class FinetuneSearch:
         budgets = halving_budgets(self._total_steps(), len(self.configs), self.rate)
         self.state = SearchState.load_or_new(self.work_dir / STATE_FILE, self.configs, list(group.seeds), budgets)
         self.complexity: dict | None = None
+        self.rung_states = RungStates()  # each surviving run's state between rungs
 
     def run(self) -> list[CellResult]:
         started = time.perf_counter() - self.state.wall_s
@@ -91,6 +94,7 @@ class FinetuneSearch:
             self.context.accelerator.free_memory()
             if tried and tried[-1] != batch_size:  # a retry after running out of memory: start this run over
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)
+                self.rung_states.discard(checkpoint_dir)
             if not tried or tried[-1] != batch_size:
                 tried.append(batch_size)
             loaded = self.context.build(cell.model, cell.init, cell.task, raw.num_labels, cell.seed)
@@ -188,6 +192,7 @@ class FinetuneSearch:
             checkpoint_dir=checkpoint_dir,
             checkpoint_interval_s=self.context.checkpoint_interval_s,
             stop_at_step=stop_at,
+            rung_states=self.rung_states,
         )
 
     def _total_steps(self) -> int:
@@ -208,6 +213,9 @@ class FinetuneSearch:
             for index in dropped:
                 for seed in self.group.seeds:
                     shutil.rmtree(self._checkpoint_dir(index, seed), ignore_errors=True)
+        for index in dropped:
+            for seed in self.group.seeds:
+                self.rung_states.discard(self._checkpoint_dir(index, seed))
         self.context.accelerator.wait_for_everyone()
 
     def _save(self) -> None:

@@ -5,8 +5,9 @@ the accelerator's mixed precision, follows a linear warm-up then linear decay ov
 evaluates on the validation split at regular intervals through `gather_for_metrics` (so no example is counted
 twice when the last batch is padded across processes). The test split is never part of the loop: the caller
 scores it once, with `predict`, after the final run. A run may stop early at `stop_at_step` (a rung of a
-successive-halving search): it saves a checkpoint there and a later call continues the same schedule, so a
-configuration that survives every rung ends exactly as one uninterrupted run would.
+successive-halving search): it saves its state there (in memory, given `rung_states`, else on disk) and a later
+call continues the same schedule, so a configuration that survives every rung ends exactly as one uninterrupted
+run would.
 Losses stay on the device and are read only at logging points, so the loop never waits on the host each step;
 a non-finite loss there stops the run with `DivergedError`. Each validation point also records the mean training
 loss since the previous one (from those same reads, so it costs no extra synchronisation), which experiment
@@ -31,6 +32,7 @@ from tqdm.auto import tqdm
 from benchmark.data.collate import model_inputs
 from benchmark.data.loading import LABEL
 from benchmark.engine.interruption import StopFlag, load_checkpoint, save_checkpoint
+from benchmark.engine.rung_states import RungStates
 
 MetricFn = Callable[[list[int], list[int]], dict[str, float]]
 LOG_EVERY_STEPS = 10  # how often the loss is read back to the host and checked
@@ -63,6 +65,7 @@ class TrainConfig:
     checkpoint_interval_s: float = 60.0
     stop_at_step: int | None = None  # stop (and checkpoint) here instead of at the end of the budget
     max_steps: int | None = None  # the budget in optimizer steps; overrides epochs
+    rung_states: RungStates | None = None  # keeps the state at `stop_at_step` in memory rather than on disk
 
     def total_steps(self, batches_per_epoch: int) -> int:
         """The whole budget in optimizer steps: `max_steps`, or `epochs` worth of accumulated batches."""
@@ -267,7 +270,9 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
     outcome.optimizer_steps = step
     outcome.metrics = outcome.curve[-1]["metrics"]
     if step < total_steps:  # a rung: the next call continues from here
-        _checkpoint(loop, outcome, step)
+        _rung_checkpoint(
+            loop, outcome, step, durable=outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s
+        )
     return outcome
 
 
@@ -283,13 +288,31 @@ def _train_step(loop: _Loop, batch) -> torch.Tensor:
 
 
 def _resume(loop: _Loop) -> tuple[TrainOutcome, int]:
-    """The outcome so far and the optimizer step to continue from (0 without a checkpoint)."""
-    directory = loop.config.checkpoint_dir
-    progress = load_checkpoint(loop.accelerator, directory) if directory else None
+    """The outcome so far and the optimizer step to continue from (0 without a checkpoint): from the state kept in
+    memory at the previous rung when there is one (always the newest), else from the disk checkpoint."""
+    directory, memory = loop.config.checkpoint_dir, loop.config.rung_states
+    progress = None
+    if directory and memory is not None:
+        progress = memory.restore(directory, loop.accelerator, loop.model, loop.optimizer, loop.scheduler)
+    if progress is None and directory:
+        progress = load_checkpoint(loop.accelerator, directory)
     if progress is None:
         return TrainOutcome(metrics={}), 0
     outcome = TrainOutcome(metrics={}, **progress["outcome"])
     return outcome, progress["step"]
+
+
+def _rung_checkpoint(loop: _Loop, outcome: TrainOutcome, step: int, durable: bool) -> None:
+    """The state at a rung's end: in memory when the run keeps rung states (and on disk too when `durable`: the
+    run trained long enough since its last disk checkpoint that a kill should not cost it), else on disk."""
+    memory = loop.config.rung_states
+    if memory is None or loop.config.checkpoint_dir is None:
+        _checkpoint(loop, outcome, step)
+        return
+    progress = {"step": step, "outcome": {k: v for k, v in asdict(outcome).items() if k != "metrics"}}
+    memory.save(loop.config.checkpoint_dir, loop.accelerator, loop.model, loop.optimizer, loop.scheduler, progress)
+    if durable:
+        _checkpoint(loop, outcome, step)
 
 
 def _checkpoint(loop: _Loop, outcome: TrainOutcome, step: int) -> None:

@@ -8,6 +8,7 @@ import torch
 from accelerate import Accelerator
 
 from benchmark.engine.loop import DivergedError, TrainConfig, make_optimizer, predict_split, train_and_evaluate
+from benchmark.engine.rung_states import RungStates
 from benchmark.metrics.compute import metric_fn
 from testkit.loop_models import LinearHead, batch_as_is, blobs
 
@@ -59,9 +60,12 @@ class DropoutHead(LinearHead):
         return self.linear(torch.nn.functional.dropout(inputs["features"], p=0.3, training=self.training))
 
 
+@pytest.mark.parametrize("in_memory", [False, True])
 @pytest.mark.parametrize("head", [LinearHead, DropoutHead])
-def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path, head):
+def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path, head, in_memory):
     base = dict(epochs=3, batch_size=16, learning_rate=0.05, evals_per_epoch=2, checkpoint_dir=tmp_path / "ckpt")
+    if in_memory:  # rung states kept in memory: nothing is written to disk for these short runs
+        base["rung_states"] = RungStates()
     torch.manual_seed(0)  # the same initial weights as the runs `run` builds
     whole_model = head(8, 3)
     whole = run(TrainConfig(**{**base, "checkpoint_dir": None}), whole_model)
@@ -70,6 +74,7 @@ def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path, h
         partial = run(TrainConfig(**base, stop_at_step=stop), head(8, 3))
         assert partial.optimizer_steps == stop and not partial.finished
         assert partial.curve[-1]["step"] == stop  # a rung is always evaluated where it stops
+        assert (tmp_path / "ckpt").exists() != in_memory
     final_model = head(8, 3)
     final = run(TrainConfig(**base), final_model)
     assert final.finished and final.metrics == whole.metrics
