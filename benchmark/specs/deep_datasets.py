@@ -197,6 +197,8 @@ def column_problems(spec: DatasetSpec, modality: str, facts: DatasetFacts) -> li
     wanted = {"input_column": spec.input_column, "label_column": spec.label_column}
     if spec.second_input_column:
         wanted["second_input_column"] = spec.second_input_column
+    if spec.group_column:
+        wanted["group_column"] = spec.group_column
     for field_name, column in wanted.items():
         if column not in features:
             problems.append(

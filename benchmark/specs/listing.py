@@ -19,5 +19,10 @@ def describe_registry(registry: Registry) -> str:
     lines += ["", "Models:"]
     models = {m.id: (m, suite.suite) for suite in registry.suites.values() for m in suite.models}
     for name, (model, suite) in sorted(models.items()):
-        lines.append(f"  {name:<28} {model.modality:<7} {model.library:<13} {model.checkpoint}  [{suite}]")
+        source = f" -> trained here on {model.pretrain.task} ({_start(model.pretrain.init)})" if model.pretrain else ""
+        lines.append(f"  {name:<28} {model.modality:<7} {model.library:<13} {model.checkpoint}{source}  [{suite}]")
     return "\n".join(lines)
+
+
+def _start(init: str) -> str:
+    return "from random weights" if init == "scratch" else "from this checkpoint"

@@ -168,6 +168,7 @@ TASKS = {
     "text/float_labels.yaml": task_yaml(
         "float_labels", "text", HUB + "name: scores\ninput_column: sentence\nlabel_column: score\n"
     ),
+    "text/bad_group.yaml": task_yaml("bad_group", "text", TOPICS + "input_column: text\ngroup_column: speakr\n"),
     "vision/not_images.yaml": task_yaml("not_images", "vision", TOPICS + "input_column: text\n"),
     "vision/no_folder.yaml": task_yaml(
         "no_folder", "vision", 'path: imagefolder\ndata_dir: "{assets}/missing"\ninput_column: image\n'
@@ -196,7 +197,8 @@ SUITES = {
           - {id: no-config, library: transformers, checkpoint: "{assets}/no-config", modality: text}
           - {id: speech-as-text, library: transformers, checkpoint: "{assets}/tiny-whisper", modality: text}
           - {id: tiny-whisper, library: transformers, checkpoint: "{assets}/tiny-whisper", modality: audio}
-        tasks: [bad_config, bad_columns, leaky, same_split, empty_slice, float_labels, not_images, no_folder, odd_clip]
+        tasks: [bad_config, bad_columns, leaky, same_split, empty_slice, float_labels, not_images, no_folder, odd_clip,
+          bad_group]
     """,
 }
 
@@ -290,6 +292,12 @@ def test_checkpoint_problems_name_the_suite_file_and_model(broken_problems, task
     assert not lines_with(broken_problems, "models[4]")  # the same Whisper as an audio model is fine
 
 
+def test_a_group_column_must_be_a_column(broken_problems, tasks_dir):
+    (line,) = lines_with(broken_problems, "bad_group.yaml")
+    assert line.startswith(f"{tasks_dir / 'text' / 'bad_group.yaml'}:")
+    assert "field 'dataset.group_column'" in line and "column 'speakr' is not in the dataset" in line
+
+
 def test_a_whisper_clip_must_fit_the_encoder(broken_problems):
     (line,) = lines_with(broken_problems, "odd_clip.yaml")
     assert "field 'preprocessing.clip_seconds'" in line and "101 log-mel frames" in line
@@ -303,7 +311,7 @@ def test_every_problem_is_reported_at_once_by_the_command_line(tasks_dir, assets
     err = capsys.readouterr().err
     assert code == 2
     problems = [line for line in err.splitlines() if line.startswith("  ")]
-    assert len(problems) == 16
+    assert len(problems) == 17
     assert f"error: {len(problems)} problem(s) in the specs:" in err
     assert "Traceback" not in err
 
