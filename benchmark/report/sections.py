@@ -635,19 +635,25 @@ def _nearest_sentences(tasks: list[str], matrix: list[list[float]], floor: float
 
 
 def _source_tables(sim: SimilarityResult) -> list[str]:
-    """Per method, each model's pretraining sample to every task; empty when no model declared a sample."""
+    """Per method, each model's source task to every task, marked where within that target's own split-half
+    distance (as the similarity-predicts-reuse section marks them); empty when no model has a known source."""
     if not sim.source_to_target:
         return []
     models = sorted(sim.source_to_target)
     methods = sorted({m for per_task in sim.source_to_target.values() for d in per_task.values() for m in d})
     lines = []
     for method in methods:
-        floor = noise_floor(sim, method)
-        lines += [f"**Source to target, {_method_name(method)}**", "", "| Model | " + " | ".join(sim.tasks) + " |"]
-        lines.append("|---|" + "---|" * len(sim.tasks))
+        halves = sim.split_half.get(method) or [None] * len(sim.tasks)
+        lines += [
+            f"**Source to target, {_method_name(method)}** (marked{WITHIN_FLOOR} at or below the target's split-half)",
+            "",
+            "| Model | Source | " + " | ".join(sim.tasks) + " |",
+            "|---|---|" + "---|" * len(sim.tasks),
+        ]
         for model in models:
             per_task = sim.source_to_target[model]
-            cells = [_distance(per_task.get(task, {}).get(method), floor) for task in sim.tasks]
-            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+            pairs = zip(sim.tasks, halves, strict=True)
+            cells = [_distance(per_task.get(task, {}).get(method), half) for task, half in pairs]
+            lines.append(f"| {model} | {sim.source_tasks.get(model, '—')} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
