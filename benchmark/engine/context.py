@@ -11,6 +11,7 @@ from accelerate import Accelerator
 
 from benchmark.data.collate import make_collator, model_inputs
 from benchmark.data.loading import SplitCaps, TaskData, cap_task_data, load_encoded, with_sampling_rate
+from benchmark.data.preprocessed import PreprocessCache
 from benchmark.engine.features import FeatureCache, FrozenFeatures, frozen_features
 from benchmark.engine.interruption import StopFlag
 from benchmark.engine.search import resolve_grid
@@ -51,6 +52,7 @@ class RunContext:
     score_weights: dict = field(default_factory=dict)
     encoded_data: dict[str, TaskData] = field(default_factory=dict)
     complexity_cache: dict[tuple, dict] = field(default_factory=dict)
+    preprocessed: PreprocessCache = field(default_factory=PreprocessCache)  # image and audio inputs, once per split
     # model id -> the checkpoint folder its pretraining stage saved, or why that stage failed
     pretrained_checkpoints: dict[str, Path | str] = field(default_factory=dict)
 

@@ -104,11 +104,12 @@ class FinetuneSearch:
                 self.complexity = self.context.complexity(cell.model, cell.task, loaded, data)
             collate = make_collator(cell.task, loaded.processor)
             collected.update(loaded=loaded, data=data, collate=collate)
+            (train, validation), collate = self.context.preprocessed.inputs([data.train, data.validation], collate)
             return train_and_evaluate(
                 self.context.accelerator,
                 loaded.network,
-                data.train,
-                data.validation,
+                train,
+                validation,
                 collate,
                 self._train_config(config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung]),
                 metric_fn(cell.task.metrics),
@@ -133,9 +134,8 @@ class FinetuneSearch:
         """Score the final run on the test split (the only time this group reads it)."""
         started = time.perf_counter()
         data, loaded = collected["data"], collected["loaded"]
-        predicted, references = predict_split(
-            self.context.accelerator, loaded.network, data.test, collected["collate"], 2 * tried[-1]
-        )
+        (test,), collate = self.context.preprocessed.inputs([data.test], collected["collate"])
+        predicted, references = predict_split(self.context.accelerator, loaded.network, test, collate, 2 * tried[-1])
         test_wall_s = time.perf_counter() - started
         outcome_record = CellOutcome(
             cell=cell,

@@ -1,0 +1,88 @@
+"""Model inputs computed once per split, for the many short runs of a search.
+
+A fine-tune search trains every configuration and seed for several rungs, and every epoch of every run decodes
+each image or audio clip again and pushes it through the same deterministic transform (timm's evaluation
+transform; the feature extractor at a fixed clip length). For images and audio the result of one example does
+not depend on the rest of its batch, so it can be computed once and stacked: `preprocess` turns a split into a
+list of per-example tensors that a DataLoader indexes like the split itself, and `stack_rows` is its collate
+function. Text keeps its collator: tokenising is cheap and its padding depends on the batch.
+
+The cache holds at most `max_bytes` of tensors (the first example's size times the split's length is checked
+before anything is computed); a split that would not fit is read the usual way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import datasets
+import torch
+
+from benchmark.data.collate import AudioCollator, Batch, VisionCollator
+
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of preprocessed inputs per run
+CACHEABLE = (VisionCollator, AudioCollator)
+
+
+class PreprocessedSplit(torch.utils.data.Dataset):
+    """A split's examples as model-ready tensors (one dict per example, batch dimension removed)."""
+
+    def __init__(self, rows: list[dict[str, torch.Tensor]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.rows[index]
+
+
+def stack_rows(rows: list[dict[str, torch.Tensor]]) -> Batch:
+    """The collate function of a `PreprocessedSplit`: every key stacked along a new batch dimension."""
+    return {key: torch.stack([row[key] for row in rows]) for key in rows[0]}
+
+
+@dataclass
+class PreprocessCache:
+    """Preprocessed splits by (split fingerprint, transform), within a memory budget shared by the run."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    splits: dict[tuple[str, str], PreprocessedSplit] = field(default_factory=dict)
+    used_bytes: int = 0
+
+    def inputs(self, splits: list[datasets.Dataset], collate: Callable) -> tuple[list, Callable]:
+        """(datasets, collate function) for the loop: the preprocessed splits when the collator's output is per
+        example and they all fit, else the splits as given (one collate function must serve them all)."""
+        if not isinstance(collate, CACHEABLE) or any(len(split) == 0 for split in splits):
+            return splits, collate
+        keys = [(split._fingerprint, transform_key(collate)) for split in splits]
+        missing = [(key, split) for key, split in zip(keys, splits, strict=True) if key not in self.splits]
+        if missing:
+            firsts = [_one(collate, split[0]) for _, split in missing]
+            sizes = [_bytes(first) * len(split) for first, (_, split) in zip(firsts, missing, strict=True)]
+            if self.used_bytes + sum(sizes) > self.max_bytes:
+                return splits, collate
+            for first, size, (key, split) in zip(firsts, sizes, missing, strict=True):
+                rows = [first] + [_one(collate, split[i]) for i in range(1, len(split))]
+                self.splits[key] = PreprocessedSplit(rows)
+                self.used_bytes += size
+        return [self.splits[key] for key in keys], stack_rows
+
+
+def transform_key(collate: VisionCollator | AudioCollator) -> str:
+    """What determines a cacheable collator's output besides the example."""
+    if isinstance(collate, VisionCollator):
+        return f"vision:{collate.image_column}:{collate.transform!r}"
+    extractor = collate.feature_extractor
+    return (
+        f"audio:{collate.audio_column}:{collate.clip_samples}:{type(extractor).__name__}:{extractor.to_json_string()}"
+    )
+
+
+def _one(collate: Callable, row: dict) -> dict[str, torch.Tensor]:
+    return {key: value[0] for key, value in collate([row]).items()}
+
+
+def _bytes(row: dict[str, torch.Tensor]) -> int:
+    return sum(tensor.numel() * tensor.element_size() for tensor in row.values())
