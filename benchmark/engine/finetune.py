@@ -11,10 +11,13 @@ seed's cell is recorded as diverged.
 
 from __future__ import annotations
 
+import copy
 import math
 import shutil
 import time
 from pathlib import Path
+
+import torch
 
 from benchmark.data.collate import make_collator
 from benchmark.data.loading import LABEL
@@ -27,6 +30,7 @@ from benchmark.engine.rung_states import RungStates
 from benchmark.engine.search import SearchState, expand_grid, halving_budgets
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
+from benchmark.models.factory import LoadedModel
 from benchmark.results.schema import CellResult, SearchRecord
 from benchmark.utils.naming import safe_component
 
@@ -43,10 +47,11 @@ class FinetuneSearch:
         self.configs = expand_grid(context.grid(group.model, group.init, group.task, "finetune"))
         self.rate = (group.task.search or context.suite_search).halving_rate
         self.work_dir = work_dir(context, group)
+        self.rung_states = RungStates()  # each surviving run's state between rungs
+        self.initial: dict[int, tuple[LoadedModel, dict]] = {}  # per seed: the freshly built model, RNG after it
         budgets = halving_budgets(self._total_steps(), len(self.configs), self.rate)
         self.state = SearchState.load_or_new(self.work_dir / STATE_FILE, self.configs, list(group.seeds), budgets)
         self.complexity: dict | None = None
-        self.rung_states = RungStates()  # each surviving run's state between rungs
 
     def run(self) -> list[CellResult]:
         started = time.perf_counter() - self.state.wall_s
@@ -97,7 +102,7 @@ class FinetuneSearch:
                 self.rung_states.discard(checkpoint_dir)
             if not tried or tried[-1] != batch_size:
                 tried.append(batch_size)
-            loaded = self.context.build(cell.model, cell.init, cell.task, raw.num_labels, cell.seed)
+            loaded = self._initial_model(cell, raw.num_labels)
             loaded.network.source_classifier = None  # only frozen features use it; unused parameters break DDP
             data = for_model(raw, cell.task, loaded)
             if self.complexity is None:
@@ -129,6 +134,19 @@ class FinetuneSearch:
         self.state.record(index, rung, position, outcome.metrics[cell.task.main_metric])
         if final:
             self.state.finals[cell.seed] = self._test_once(cell, config, outcome, collected, tried).model_dump_json()
+
+    def _initial_model(self, cell: Cell, num_labels: int) -> LoadedModel:
+        """The seed's freshly built model: built once per group, then copied for every configuration and rung.
+
+        A copy, with the random generators put back where the build left them, is the model and the dropout
+        stream a new build would give, at a fraction of the cost of loading the checkpoint again."""
+        if cell.seed not in self.initial:
+            loaded = self.context.build(cell.model, cell.init, cell.task, num_labels, cell.seed)
+            self.initial[cell.seed] = (copy.deepcopy(loaded), _torch_rng_states())
+            return loaded
+        template, rng = self.initial[cell.seed]
+        _set_torch_rng_states(rng)
+        return copy.deepcopy(template)
 
     def _test_once(self, cell: Cell, config, outcome: TrainOutcome, collected: dict, tried: list[int]) -> CellResult:
         """Score the final run on the test split (the only time this group reads it)."""
@@ -255,3 +273,13 @@ def _remove_with_empty_parents(directory: Path, root: Path | None) -> None:
             parent.rmdir()
         except OSError:  # not empty: another group's work is there
             break
+
+
+def _torch_rng_states() -> dict:
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_torch_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["cpu"])
+    if states["cuda"] is not None:
+        torch.cuda.set_rng_state_all(states["cuda"])
