@@ -25,12 +25,13 @@ SIMILARITY_SEED = 0
 
 
 def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[SimilarityResult]:
-    """One similarity record per modality that has an encoder and at least two tasks."""
+    """One similarity record per modality that has an encoder and two tasks, or a task and a known source."""
     records = []
     for modality in sorted({task.modality for task in suite.tasks}):
         tasks = [t for t in suite.tasks if t.modality == modality]
         encoders = [m for m in suite.models if m.modality == modality]
-        if len(tasks) >= 2 and encoders:
+        # One task has nothing to be compared with, unless a checkpoint's source task is known.
+        if encoders and (len(tasks) >= 2 or source_tasks(suite, modality)):
             # A checkpoint the suite pretrains itself is an encoder only when the modality has no other.
             encoder = next((m for m in encoders if m.pretrain is None), encoders[0])
             records.append(_measure(suite, modality, encoder, tasks, context))

@@ -154,6 +154,7 @@ class MethodAnalysis:
     pairs: tuple[ReusePair, ...]
     pooled: Correlation
     within: WithinTarget
+    within_architecture: WithinTarget  # strata: a target and one scratch twin (an architecture and its init)
 
     @property
     def leads_within(self) -> bool:
@@ -180,7 +181,10 @@ def analyse(pairs: list[ReusePair], method: str, replicated: dict | None = None,
         rows = np.stack([replicated[p.model, p.target][0] for p in mine], axis=1)
     pooled = pooled_correlation(similarity, gains, rows, seed)
     within = within_target_correlation(similarity, gains, [p.target for p in mine], rows, seed + 1)
-    return MethodAnalysis(method, mine, pooled, within)
+    # Checkpoints that share a scratch twin share an architecture: within those, gains differ by source alone.
+    strata = [f"{p.target} × {p.scratch.key.model}" for p in mine]
+    within_architecture = within_target_correlation(similarity, gains, strata, rows, seed + 2)
+    return MethodAnalysis(method, mine, pooled, within, within_architecture)
 
 
 @dataclass(frozen=True)
@@ -306,7 +310,10 @@ def _intro() -> str:
         "averaged over targets; the *pooled* ρ over all pairs at once. The within-target mean leads: distances and "
         "gains have target-specific scales, and pooling can turn differences between targets into a correlation "
         "that no target shows among its own checkpoints; the pooled ρ leads only where no target has "
-        f"{MIN_PAIRS} checkpoints. p is a permutation p-value, one-sided for the hypothesis (similar sources gain "
+        f"{MIN_PAIRS} checkpoints. *Within target and architecture* averages ρ over the checkpoints of one "
+        "target that share a scratch twin (one architecture and initialisation), so that a family of strong "
+        "checkpoints cannot make the correlation on its own; *Strata* counts the targets or groups averaged. "
+        "p is a permutation p-value, one-sided for the hypothesis (similar sources gain "
         "more) and two-sided: gains permuted over all pairs (pooled) or within each target (within-target), every "
         f"ordering when there are at most {MAX_EXACT_ORDERINGS:,}, else {MONTE_CARLO_PERMUTATIONS:,} seeded random "
         "ones (≈); the verdict counts a one-sided p below 0.05 as evidence. The interval is the central 95 % of ρ "
@@ -366,6 +373,12 @@ def verdict(analyses: list[MethodAnalysis], choices: list[TargetChoice]) -> str:
             " The pooled correlation without a within-target one may come from differences between the targets "
             "(their scales) rather than from which checkpoint each target should reuse."
         )
+    architecture = lead.within_architecture.correlation
+    if architecture.defined:
+        text += (
+            f" Among checkpoints of one architecture (those sharing a scratch twin) on each target, averaged over "
+            f"{len(lead.within_architecture.used)} such group(s), {_statistic(architecture)}."
+        )
     text += _choice_sentence(choices)
     floor = sum(p.within_floor(lead.method) for p in lead.pairs)
     text += (
@@ -408,7 +421,7 @@ def _choice_sentence(choices: list[TargetChoice]) -> str:
 def _correlation_table(analyses: list[MethodAnalysis], how: set[str]) -> list[str]:
     noise = " and ".join(sorted(how))
     lines = [
-        f"| Distance | Summary | ρ (similarity, gain) | Pairs | Targets | p one-sided | p two-sided | Orderings | "
+        f"| Distance | Summary | ρ (similarity, gain) | Pairs | Strata | p one-sided | p two-sided | Orderings | "
         f"Smallest p possible | 95 % under gain noise ({noise}) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -416,6 +429,9 @@ def _correlation_table(analyses: list[MethodAnalysis], how: set[str]) -> list[st
         rows = [("within-target mean", a.within.correlation, len(a.within.used)), ("pooled", a.pooled, None)]
         if not a.leads_within:
             rows.reverse()
+        rows.append(
+            ("within target and architecture", a.within_architecture.correlation, len(a.within_architecture.used))
+        )
         for index, (name, c, used) in enumerate(rows):
             targets = used if used is not None else len({p.target for p in a.pairs})
             label = f"**{name}** (leads)" if index == 0 else name

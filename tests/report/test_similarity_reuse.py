@@ -199,6 +199,17 @@ def test_a_shared_scratch_twin_is_followed_and_compared_as_fine_tunes():
     assert difference.estimate == pytest.approx(0.9 - (0.6 - 0.025)) and difference.separable is True
 
 
+def test_checkpoints_sharing_a_scratch_twin_are_also_correlated_among_themselves(monotone_section):
+    rows = {(r[0], r[1]): r for r in _table(monotone_section, "Distance")}
+    alone = rows["`class_gaussian_ot`", "within target and architecture"]
+    assert alone[2] == "n/a"  # every checkpoint has its own twin: no group of 3 of one architecture
+    shared = _section(monotone(), twin_of={"m2": "m1", "m3": "m1", "m4": "m1"})
+    rows = {(r[0], r[1]): r for r in _table(shared, "Distance")}
+    assert rows["`class_gaussian_ot`", "within target and architecture"][2:5] == ["1.000", "12", "3"]
+    verdict = next(line for line in shared if line.startswith("**"))
+    assert "Among checkpoints of one architecture (those sharing a scratch twin)" in verdict
+
+
 def test_no_declared_sources_means_no_section():
     results = zoo_results(monotone())
     assert sr.similarity_reuse_section(results, SUITE, [zoo_similarity(with_sources=False)]) == []
