@@ -148,6 +148,10 @@ def test_identical_source_is_measured_nearest(zoo_run):
         for method, distance in record.source_to_target[model][source].items():
             assert distance == pytest.approx(0.0, abs=1e-6)
             assert distance < record.source_to_target[model][other][method]
+    # one vision target, but a checkpoint with a known source: its similarity is measured too
+    vision = read_similarity(output / "zoo_tiny" / "_similarity" / "vision.json")
+    assert vision.tasks == ["colours"] and vision.source_tasks == {"resnet-on-colours": "colours"}
+    assert vision.source_to_target["resnet-on-colours"]["colours"]["class_gaussian_ot"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_second_run_reads_the_cached_stage(zoo_run, monkeypatch):
