@@ -26,10 +26,11 @@ CACHEABLE = (VisionCollator, AudioCollator)
 
 
 class PreprocessedSplit(torch.utils.data.Dataset):
-    """A split's examples as model-ready tensors (one dict per example, batch dimension removed)."""
+    """A split's examples as model-ready tensors (one dict per example, batch dimension removed); `source` is the
+    split they were computed from."""
 
-    def __init__(self, rows: list[dict[str, torch.Tensor]]):
-        self.rows = rows
+    def __init__(self, rows: list[dict[str, torch.Tensor]], source: datasets.Dataset):
+        self.rows, self.source = rows, source
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -65,7 +66,7 @@ class PreprocessCache:
                 return splits, collate
             for first, size, (key, split) in zip(firsts, sizes, missing, strict=True):
                 rows = [first] + [_one(collate, split[i]) for i in range(1, len(split))]
-                self.splits[key] = PreprocessedSplit(rows)
+                self.splits[key] = PreprocessedSplit(rows, split)
                 self.used_bytes += size
         return [self.splits[key] for key in keys], stack_rows
 

@@ -12,17 +12,22 @@ from testkit.fixtures import tiny_run_args
 pytestmark = pytest.mark.integration  # runs the suite end to end
 
 
+def _identity(split) -> str:
+    """The fingerprint of a split, or of the split a preprocessed one was computed from."""
+    return getattr(split, "source", split)._fingerprint
+
+
 def test_selection_never_reads_the_test_split(tiny_tasks, tiny_assets, tmp_path, monkeypatch):
     events: list[tuple[str, str, int | None]] = []  # (what, which split, the run's stopping step)
     real_train, real_predict = finetune.train_and_evaluate, finetune.predict_split
     real_heads, real_predict_heads = probe.train_heads, probe.predict_heads
 
     def train_spy(accelerator, model, train_data, validation_data, collate_fn, config, *args, **kwargs):
-        events.append(("train", validation_data._fingerprint, config.stop_at_step))
+        events.append(("train", _identity(validation_data), config.stop_at_step))
         return real_train(accelerator, model, train_data, validation_data, collate_fn, config, *args, **kwargs)
 
     def predict_spy(accelerator, model, dataset, *args, **kwargs):
-        events.append(("test", dataset._fingerprint, None))
+        events.append(("test", _identity(dataset), None))
         return real_predict(accelerator, model, dataset, *args, **kwargs)
 
     def heads_spy(*args, **kwargs):
