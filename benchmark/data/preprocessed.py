@@ -2,10 +2,12 @@
 
 A fine-tune search trains every configuration and seed for several rungs, and every epoch of every run decodes
 each image or audio clip again and pushes it through the same deterministic transform (timm's evaluation
-transform; the feature extractor at a fixed clip length). For images and audio the result of one example does
-not depend on the rest of its batch, so it can be computed once and stacked: `preprocess` turns a split into a
-list of per-example tensors that a DataLoader indexes like the split itself, and `stack_rows` is its collate
-function. Text keeps its collator: tokenising is cheap and its padding depends on the batch.
+transform; the feature extractor at a fixed clip length). For images, and for audio through Whisper's feature
+extractor, one example's result does not depend on the rest of its batch (bit for bit), so `PreprocessCache`
+computes each split once as a list of per-example tensors that a DataLoader indexes like the split itself, with
+`stack_rows` as its collate function. Text keeps its collator (tokenising is cheap and its padding depends on the
+batch), and so do feature extractors that normalise a batch at once (Wav2Vec2's differs in the last bits from one
+clip at a time).
 
 The cache holds at most `max_bytes` of tensors (the first example's size times the split's length is checked
 before anything is computed); a split that would not fit is read the usual way.
@@ -22,7 +24,9 @@ import torch
 from benchmark.data.collate import AudioCollator, Batch, VisionCollator
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of preprocessed inputs per run
-CACHEABLE = (VisionCollator, AudioCollator)
+# Feature extractors whose output for one clip does not depend on the rest of its batch, bit for bit. Wav2Vec2's
+# normalises in batched numpy, which differs in the last bits from one clip at a time: it keeps its collator.
+PER_EXAMPLE_FEATURE_EXTRACTORS = ("WhisperFeatureExtractor",)
 
 
 class PreprocessedSplit(torch.utils.data.Dataset):
@@ -55,7 +59,7 @@ class PreprocessCache:
     def inputs(self, splits: list[datasets.Dataset], collate: Callable) -> tuple[list, Callable]:
         """(datasets, collate function) for the loop: the preprocessed splits when the collator's output is per
         example and they all fit, else the splits as given (one collate function must serve them all)."""
-        if not isinstance(collate, CACHEABLE) or any(len(split) == 0 for split in splits):
+        if not cacheable(collate) or any(len(split) == 0 for split in splits):
             return splits, collate
         keys = [(split._fingerprint, transform_key(collate)) for split in splits]
         missing = [(key, split) for key, split in zip(keys, splits, strict=True) if key not in self.splits]
@@ -69,6 +73,17 @@ class PreprocessCache:
                 self.splits[key] = PreprocessedSplit(rows, split)
                 self.used_bytes += size
         return [self.splits[key] for key in keys], stack_rows
+
+
+def cacheable(collate: Callable) -> bool:
+    """Whether a collator's output for an example is the same alone as in any batch: timm's evaluation transform
+    and the per-example feature extractors."""
+    if isinstance(collate, VisionCollator):
+        return True
+    return (
+        isinstance(collate, AudioCollator)
+        and type(collate.feature_extractor).__name__ in PER_EXAMPLE_FEATURE_EXTRACTORS
+    )
 
 
 def transform_key(collate: VisionCollator | AudioCollator) -> str:
