@@ -115,18 +115,18 @@ def make_image_folder(directory: Path, per_class: int = 12, seed: int = 0) -> Pa
     return directory
 
 
-def make_text_csv(directory: Path, per_class: int = 12, seed: int = 0) -> Path:
-    """train.csv / test.csv of short texts drawn from a per-class vocabulary, with string labels."""
+def make_text_csv(directory: Path, per_class: int = 12, seed: int = 0, words: dict[str, str] = WORDS) -> Path:
+    """train.csv / test.csv of short texts drawn from a per-class vocabulary (`words`), with string labels."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     for split, count in (("train", per_class), ("test", per_class // 2)):
         with open(directory / f"{split}.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["text", "label"])
-            for label, vocabulary in WORDS.items():
-                words = vocabulary.split()
+            for label, vocabulary in words.items():
+                choices = vocabulary.split()
                 for _ in range(count):
-                    writer.writerow([" ".join(rng.choice(words, size=5)), label])
+                    writer.writerow([" ".join(rng.choice(choices, size=5)), label])
     return directory
 
 

@@ -3,7 +3,6 @@ its source recorded, and its source task measured nearest to an identical target
 
 from __future__ import annotations
 
-import csv
 import signal
 import textwrap
 from pathlib import Path
@@ -23,7 +22,7 @@ from benchmark.results.store import read_result, read_similarity
 from benchmark.run import main
 from benchmark.specs.registry import collect_registry
 from benchmark.specs.schema import ModelSpec
-from testkit.fixtures import tiny_run_args, write_tiny_registry
+from testkit.fixtures import make_text_csv, tiny_run_args, write_tiny_registry
 
 pytestmark = pytest.mark.integration  # runs the suite
 
@@ -79,19 +78,8 @@ def zoo_tasks(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def zoo_assets(tiny_assets, tmp_path_factory) -> Path:
     """The tiny assets plus a second text dataset whose vocabulary differs from the topics'."""
-    directory = tiny_assets / "weather"
-    if not directory.exists():
-        directory.mkdir()
-        rng = torch.Generator().manual_seed(0)
-        for split, count in (("train", 12), ("test", 6)):
-            with open(directory / f"{split}.csv", "w", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["text", "label"])
-                for label, vocabulary in WEATHER.items():
-                    words = vocabulary.split()
-                    for _ in range(count):
-                        picks = torch.randint(len(words), (5,), generator=rng).tolist()
-                        writer.writerow([" ".join(words[i] for i in picks), label])
+    if not (tiny_assets / "weather").exists():
+        make_text_csv(tiny_assets / "weather", words=WEATHER)
     return tiny_assets
 
 

@@ -30,6 +30,7 @@ from benchmark.report.sections import (
     similarity_section,
 )
 from benchmark.results.aggregate import group_results, suite_replicates
+from testkit.markdown import table_rows
 from tests.report.suite_records import SUITE, similarity, suite_results
 
 N_BOOT = 200
@@ -39,17 +40,6 @@ E_C_A = math.log10(250) / 6
 @pytest.fixture(scope="module")
 def prediction() -> list[str]:
     return prediction_section(suite_results(), SUITE, n_boot=N_BOOT)
-
-
-def _table_rows(lines: list[str], first: str) -> list[list[str]]:
-    """Cells of the body rows of the markdown table whose header starts with `first`."""
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} |"))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("| "):
-            break
-        rows.append([c.strip() for c in line.strip("|").split("|")])
-    return rows
 
 
 def test_summaries_carry_the_twin_and_the_speed_up():
@@ -71,7 +61,7 @@ def test_a_model_without_its_scratch_twin_is_left_out_with_the_reason():
 
 
 def test_reusability_ranking_and_parts_match_hand_computation():
-    rows = _table_rows(reusability_section(suite_results(), SUITE), "Rank")
+    rows = table_rows(reusability_section(suite_results(), SUITE), "Rank")
     assert [row[1] for row in rows] == ["C", "B", "A", "C (scratch)", "B (scratch)", "A (scratch)"]
     assert [row[0] for row in rows] == ["1", "2", "3", "ref", "ref", "ref"]
     composite, quality, gain, time_part, speed, complexity = (
@@ -88,9 +78,9 @@ def test_reusability_ranking_and_parts_match_hand_computation():
 
 
 def test_composite_of_a_model_does_not_change_when_another_model_is_removed():
-    full = {row[1]: row[2:] for row in _table_rows(reusability_section(suite_results(), SUITE), "Rank")}
+    full = {row[1]: row[2:] for row in table_rows(reusability_section(suite_results(), SUITE), "Rank")}
     without_c = [r for r in suite_results() if r.model != "C"]
-    fewer = {row[1]: row[2:] for row in _table_rows(reusability_section(without_c, SUITE), "Rank")}
+    fewer = {row[1]: row[2:] for row in table_rows(reusability_section(without_c, SUITE), "Rank")}
     assert set(fewer) == {"B", "A", "B (scratch)", "A (scratch)"}
     assert all(fewer[model] == full[model] for model in fewer)
 
@@ -117,14 +107,14 @@ def test_tiers_separate_only_what_exceeds_the_spread():
 def test_separability_section_lists_tiers_and_pairs():
     lines = separability_section(suite_results(), SUITE)
     assert "- **t2**, finetune: tier 1: `B`, `C`; tier 2: `A`." in lines
-    rows = {row[2]: row for row in _table_rows(lines, "Task") if row[0] == "t2" and row[1] == "finetune"}
+    rows = {row[2]: row for row in table_rows(lines, "Task") if row[0] == "t2" and row[1] == "finetune"}
     assert set(rows) == {"B − C", "B − A", "C − A"}
     assert rows["B − C"][5] == "no" and rows["B − A"][5] == "yes"
     assert rows["B − C"][3].startswith("+0.0200 [") and rows["B − C"][4] == "seeds × test examples"
 
 
 def test_per_task_agreement_prints_exact_p_values_not_degenerate_intervals(prediction):
-    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction, "Task")}
+    rows = {(row[0], row[1]): row[2:] for row in table_rows(prediction, "Task")}
     for task in ("t1", "t2"):
         assert rows[task, "`logme`"][:3] == ["3", "1.000 (p=0.167)", "1.000 (p=0.167)"]
         assert rows[task, "`h_score`"][1] == "-1.000 (p=1.000)"
@@ -136,7 +126,7 @@ def test_per_task_agreement_prints_exact_p_values_not_degenerate_intervals(predi
 
 
 def test_ground_truth_noise_enters_the_agreement(prediction):
-    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction, "Task")}
+    rows = {(row[0], row[1]): row[2:] for row in table_rows(prediction, "Task")}
     assert rows["t1", "`logme`"][3] == "[1.000, 1.000]"  # t1's models are far apart: resampling never swaps them
     low, high = (float(v) for v in rows["t2", "`logme`"][3].strip("[]").split(", "))
     assert low < 1.0 and high == 1.0  # B 0.8 and C 0.78 swap in some replicates
@@ -145,7 +135,7 @@ def test_ground_truth_noise_enters_the_agreement(prediction):
 
 def test_a_task_with_fewer_than_three_checkpoints_gets_one_row_and_no_pair_table_without_pairs():
     only_a = [r for r in suite_results() if r.model == "A"]
-    rows = _table_rows(prediction_section(only_a, SUITE, n_boot=50), "Task")
+    rows = table_rows(prediction_section(only_a, SUITE, n_boot=50), "Task")
     assert rows == [
         ["t1", "every signal", "1", "n/a (n<3)", "n/a (n<3)", "—"],
         ["t2", "every signal", "1", "n/a (n<3)", "n/a (n<3)", "—"],
@@ -157,13 +147,13 @@ def test_a_task_with_fewer_than_three_checkpoints_gets_one_row_and_no_pair_table
 
 def test_no_noise_interval_is_claimed_where_the_noise_was_not_measured():
     one_seed = [r.model_copy(update={"predictions": None}) for r in suite_results() if r.seed == 0]
-    rows = {(row[0], row[1]): row[2:] for row in _table_rows(prediction_section(one_seed, SUITE, n_boot=50), "Task")}
+    rows = {(row[0], row[1]): row[2:] for row in table_rows(prediction_section(one_seed, SUITE, n_boot=50), "Task")}
     assert rows["t2", "`logme`"][:3] == ["3", "1.000 (p=0.167)", "1.000 (p=0.167)"]
     assert rows["t2", "`logme`"][3] == "[n/a]" and rows["t2", "ground truth, resampled"][3] == "—"
 
 
 def test_suite_level_mean_over_tasks_and_a_tie_instead_of_a_best(prediction):
-    rows = {row[0]: row[1:] for row in _table_rows(prediction, "Signal")}
+    rows = {row[0]: row[1:] for row in table_rows(prediction, "Signal")}
     assert rows["`logme`"][:4] == ["1.000", "2", "3", "0 / 0"]
     assert rows["`h_score`"][0] == "-1.000"
     assert rows["`leep`"][:4] == ["n/a", "0", "—", "1 / 0"]

@@ -24,6 +24,7 @@ from benchmark.report.leaderboard import render_markdown
 from benchmark.report.plots import similarity_vs_gain
 from benchmark.results.aggregate import group_results, suite_replicates
 from benchmark.results.schema import SimilarityResult
+from testkit.markdown import table_rows
 from testkit.records import make_result
 
 SUITE = "zoo"
@@ -97,16 +98,6 @@ def _section(gains, twin_of=None, sim=None) -> list[str]:
     return sr.similarity_reuse_section(zoo_results(gains, twin_of), SUITE, [sim or zoo_similarity()], n_boot=200)
 
 
-def _table(lines: list[str], first: str) -> list[list[str]]:
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} |"))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("| "):
-            break
-        rows.append([c.strip() for c in line.strip("|").split("|")])
-    return rows
-
-
 @pytest.fixture(scope="module")
 def monotone_section() -> list[str]:
     return _section(monotone())
@@ -118,7 +109,7 @@ def test_monotone_gain_correlates_perfectly_and_says_so(monotone_section):
     verdict = next(line for line in lines if line.startswith("**"))
     assert verdict.startswith("**Similar sources gave larger gains.** With `class_gaussian_ot` distances")
     assert "within-target ρ averaged over 3 target(s) (12 pairs)" in verdict and "ρ = 1.000 (p<0.001" in verdict
-    rows = {(r[0], r[1]): r for r in _table(lines, "Distance")}
+    rows = {(r[0], r[1]): r for r in table_rows(lines, "Distance")}
     lead = rows["`class_gaussian_ot`", "**within-target mean** (leads)"]
     assert lead[2:5] == ["1.000", "12", "3"] and lead[7] == "13,824 (all)"
     pooled = rows["`class_gaussian_ot`", "pooled"]
@@ -135,7 +126,7 @@ def test_rho_against_distance_is_minus_one():
 
 
 def test_every_target_picks_the_most_similar_source_as_the_best(monotone_section):
-    choices = [r for r in _table(monotone_section, "Target") if r[1] == "`class_gaussian_ot`"]
+    choices = [r for r in table_rows(monotone_section, "Target") if r[1] == "`class_gaussian_ot`"]
     assert [(r[0], r[5].split()[0], r[6].split()[0], r[7]) for r in choices] == [
         ("t1", "`m1`", "`m1`", "yes"),
         ("t2", "`m4`", "`m4`", "yes"),
@@ -148,7 +139,7 @@ def test_every_target_picks_the_most_similar_source_as_the_best(monotone_section
 
 
 def test_pairs_within_the_targets_split_half_are_marked(monotone_section):
-    pairs = {(r[0], r[2]): r for r in _table(monotone_section, "Model")}
+    pairs = {(r[0], r[2]): r for r in table_rows(monotone_section, "Model")}
     assert pairs["`m1`", "t1"][1] == "s_one" and pairs["`m1`", "t1"][3] == "0.100 ≈"
     assert pairs["`m2`", "t1"][3] == "0.300"  # above t1's 0.15
     assert pairs["`m1`", "t1"][4] == "0.020"  # random_probe_fisher 0.02 > t1's 0.005
@@ -156,7 +147,7 @@ def test_pairs_within_the_targets_split_half_are_marked(monotone_section):
     assert pairs["`m1`", "t1"][5] == f"{gain:+.4f} ± {std:.4f}" and pairs["`m1`", "t1"][6] == "3 / 3"
     verdict = next(line for line in monotone_section if line.startswith("**"))
     assert "1 of 12 pair(s) have a source within the target's split-half distance" in verdict
-    t1 = next(r for r in _table(monotone_section, "Target") if r[0] == "t1" and r[1] == "`class_gaussian_ot`")
+    t1 = next(r for r in table_rows(monotone_section, "Target") if r[0] == "t1" and r[1] == "`class_gaussian_ot`")
     assert t1[2] == "0.150" and t1[5].startswith("`m1` (0.100 ≈)")
 
 
@@ -164,7 +155,7 @@ def test_independent_gains_give_a_plain_null_result():
     lines = _section(independent())
     verdict = next(line for line in lines if line.startswith("**"))
     assert verdict.startswith("**No evidence that task similarity predicts reuse here.**")
-    lead = _table(lines, "Distance")[0]
+    lead = table_rows(lines, "Distance")[0]
     assert lead[1] == "**within-target mean** (leads)" and lead[2] == "0.000"
     p = float(lead[5].removeprefix("p="))
     assert p > 0.3
@@ -176,7 +167,7 @@ def test_a_larger_gain_elsewhere_is_tested_against_the_seed_spread():
     gains["t1"]["m4"] = 0.9  # far source, much larger gain: separable
     gains["t3"]["m4"] = gains["t3"]["m2"] + 0.002  # a hair above the most similar: within the seed spread
     lines = _section(gains)
-    rows = {r[0]: r for r in _table(lines, "Target") if r[1] == "`class_gaussian_ot`"}
+    rows = {r[0]: r for r in table_rows(lines, "Target") if r[1] == "`class_gaussian_ot`"}
     assert rows["t1"][6].startswith("`m4`") and rows["t1"][7] == "no" and rows["t1"][10] == "yes"
     assert rows["t1"][9] == "Welch over seeds"  # no per-example predictions, two different twins
     assert rows["t3"][6].startswith("`m4`") and rows["t3"][7] == "no" and rows["t3"][10] == "no"
@@ -200,11 +191,11 @@ def test_a_shared_scratch_twin_is_followed_and_compared_as_fine_tunes():
 
 
 def test_checkpoints_sharing_a_scratch_twin_are_also_correlated_among_themselves(monotone_section):
-    rows = {(r[0], r[1]): r for r in _table(monotone_section, "Distance")}
+    rows = {(r[0], r[1]): r for r in table_rows(monotone_section, "Distance")}
     alone = rows["`class_gaussian_ot`", "within target and architecture"]
     assert alone[2] == "n/a"  # every checkpoint has its own twin: no group of 3 of one architecture
     shared = _section(monotone(), twin_of={"m2": "m1", "m3": "m1", "m4": "m1"})
-    rows = {(r[0], r[1]): r for r in _table(shared, "Distance")}
+    rows = {(r[0], r[1]): r for r in table_rows(shared, "Distance")}
     assert rows["`class_gaussian_ot`", "within target and architecture"][2:5] == ["1.000", "12", "3"]
     verdict = next(line for line in shared if line.startswith("**"))
     assert "Among checkpoints of one architecture (those sharing a scratch twin)" in verdict
