@@ -129,7 +129,7 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
     accelerator = context.accelerator
     try:
         with StopFlag() as context.stop_flag:
-            _pretraining_stage(suite, groups, context, args.output_dir, job.shared)
+            _pretraining_stage(suite, groups, context, args, job.shared)
             outcomes = _run_groups(groups, context, args.output_dir, args.overwrite, job.shared)
     except StopRequested as stop:
         if accelerator.is_main_process:
@@ -144,11 +144,18 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
     return 1 if not published or any(status == "failed" for status, _ in outcomes.values()) else 0
 
 
-def _pretraining_stage(suite, groups: list[Group], context: RunContext, output_dir: Path, shared) -> None:
-    """Pretrain the models of this run's groups that have a `pretrain` block (cached), before any group runs.
-
-    Scratch twins need only the architecture: they are built from the base checkpoint's config, not the stage's."""
-    models = list({group.model.id: group.model for group in groups if group.init == "pretrained"}.values())
+def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: argparse.Namespace, shared) -> None:
+    """Pretrain the models of this run's unfinished groups that have a `pretrain` block (cached), before any group
+    runs. Scratch twins need only the architecture (built from the base checkpoint's config), and a finished group
+    needs nothing: results copied without their `.pretrained` folder are not trained again."""
+    output_dir = args.output_dir
+    pending = [
+        group
+        for group in groups
+        if group.init == "pretrained"
+        and (args.overwrite or not all(_finished_status(_path(output_dir, cell)) for cell in group.cells()))
+    ]
+    models = list({group.model.id: group.model for group in pending}.values())
     stages = run_pretraining(models, suite.source_tasks, context, output_dir / PRETRAINED_DIRNAME, shared)
     context.pretrained_checkpoints = {
         model_id: stage.checkpoint if isinstance(stage, Pretrained) else stage for model_id, stage in stages.items()

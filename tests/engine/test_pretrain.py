@@ -3,6 +3,7 @@ its source recorded, and its source task measured nearest to an identical target
 
 from __future__ import annotations
 
+import shutil
 import signal
 import textwrap
 from pathlib import Path
@@ -153,6 +154,20 @@ def test_second_run_reads_the_cached_stage(zoo_run, monkeypatch):
     assert main([*args, "--overwrite", "--no-similarity", "--models", "bert-on-topics"]) == 0
     after = {path: path.stat().st_mtime_ns for path in (output / PRETRAINED_DIRNAME).glob(f"*/{RECORD_FILE}")}
     assert after == before
+
+
+def test_finished_cells_need_no_pretraining_stage(zoo_run, tmp_path, monkeypatch):
+    """Results copied without their `.pretrained` folder: a rerun finds every cell finished and trains nothing."""
+    output, args = zoo_run
+    copied = tmp_path / "copied"
+    shutil.copytree(output / "zoo_tiny", copied / "zoo_tiny")
+
+    trained = []
+    monkeypatch.setattr(pretrain, "_pretrain", lambda model, *_args: trained.append(model.id))
+    rerun = [*args, "--no-similarity"]
+    rerun[rerun.index("--output-dir") + 1] = str(copied)
+    assert main(rerun) == 0
+    assert trained == [] and not (copied / PRETRAINED_DIRNAME).exists()
 
 
 class _StopAfter:
