@@ -158,6 +158,7 @@ def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory
     spec = model.pretrain
     assert spec is not None
     encoded = context.encoded(source)
+    # The stage never reads the source's test split: one example keeps the split structure without decoding more.
     caps = SplitCaps(train=spec.max_train_samples, validation=context.caps.validation, test=1)
     raw = cap_task_data(encoded, source, spec.seed, caps)
     loaded = context.build(model, spec.init, source, raw.num_labels, spec.seed)

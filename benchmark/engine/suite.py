@@ -153,6 +153,7 @@ def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: ar
         group
         for group in groups
         if group.init == "pretrained"
+        and group.model.pretrain is not None
         and (args.overwrite or not all(_finished_status(_path(output_dir, cell)) for cell in group.cells()))
     ]
     models = list({group.model.id: group.model for group in pending}.values())

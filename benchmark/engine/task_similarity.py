@@ -86,12 +86,15 @@ def source_tasks(suite: ResolvedSuite, modality: str) -> dict[str, TaskSpec]:
 
 
 def _source_to_target(suite_name, encoder, loaded: LoadedModel, sources: dict, tasks, embedded, context) -> dict:
-    """Distances from each model's source task (embedded by the same encoder) to each task."""
-    distances: dict[str, dict[str, dict[str, float]]] = {}
-    for model_id, source in sources.items():
+    """Distances from each model's source task (embedded by the same encoder) to each task; measured once per
+    source task, however many checkpoints were trained on it."""
+    by_source: dict[str, dict[str, dict[str, float]]] = {}
+    for source in sources.values():
+        if source.task in by_source:
+            continue
         sample = embedded.get(source.task) or _train_features(suite_name, encoder, loaded, source, context)
-        distances[model_id] = {}
+        by_source[source.task] = {}
         for task in tasks:
             pair = {"source": sample, task.task: embedded[task.task]}
-            distances[model_id][task.task] = {m: float(similarity_matrix(pair, m)[1][0, 1]) for m in METHODS}
-    return distances
+            by_source[source.task][task.task] = {m: float(similarity_matrix(pair, m)[1][0, 1]) for m in METHODS}
+    return {model_id: by_source[source.task] for model_id, source in sources.items()}
