@@ -12,7 +12,7 @@ b. the cost of the transferability estimators at N examples and D feature dimens
 c. two CPU processes (gloo, through `accelerate launch`) against one: throughput and metric difference;
 d. the leaderboard build over a synthetic grid of schema-v2 result files (curves, searches, convergence and
    per-example test predictions) and, when it misses its 2 s target, a profile of where the time goes;
-e. an 8-configuration fine-tune search by successive halving (`FinetuneSearch`, halving rate 2) against one
+e. an 8-configuration fine-tune search by successive halving (`FinetuneSearch`, the default halving rate) against one
    full fine-tune of the same model, task and budget, and the same grid trained naively (every configuration to
    the whole budget): wall-time ratio and whether both pick the same configuration, on synthetic tasks and, with
    `--demo-tasks`, on the real demo tasks (one model per task; assets from `python -m benchmark.assets.prepare`);
@@ -111,7 +111,8 @@ NUM_CLASSES = 10
 LEARNING_RATE = 1e-4
 FINETUNE_EPOCHS = 3
 LEADERBOARD_TARGET_S = 2.0
-SEARCH_TARGET_RATIO = 2.5  # successive halving over 8 configurations trains 2.5 full budgets' worth of steps
+SEARCH_TARGET_RATIO = 2.5  # the issue's target: at most 2.5 full fine-tunes for an 8-configuration search
+HALVING_RATE = SearchSpec().halving_rate  # the suite's default
 PROBE_GRID_TARGET_RATIO = 1.5
 PART_NAMES = "abcdef"
 
@@ -892,7 +893,7 @@ def synthetic_search(model: int, init: str, task: int, protocol: str, seeds: int
     rng = np.random.default_rng([model, task, int(init == "scratch"), int(protocol == "linear_probe")])
     probe = protocol == "linear_probe"
     configs = expand_grid(DEFAULT_PROBE_GRID if probe else DEFAULT_GRIDS["timm", init])
-    rate = 1 if probe else 2
+    rate = 1 if probe else HALVING_RATE
     budgets = [PROBE_STEPS] if probe else halving_budgets(FINETUNE_STEPS, len(configs), rate)
     quality = final + rng.normal(0, 0.03, len(configs))
     scores: dict[int, list[list[float]]] = {i: [] for i in range(len(configs))}
@@ -1083,7 +1084,8 @@ class SearchComparison:
 
     @property
     def step_ratio(self) -> float:
-        """Optimizer steps the search trains over those of one full fine-tune (2.5 for 8 configurations, rate 2)."""
+        """Optimizer steps the search trains over those of one full fine-tune (about 2.2 for 8 configurations at rate 3,
+        2.5 at rate 2)."""
         return halving_steps(self.budgets, len(self.configs), self.rate) / self.budgets[-1]
 
 
@@ -1387,7 +1389,8 @@ def summarise_searches(comparisons: list[SearchComparison], what: str) -> None:
 def report_search(sizes: Sizes, work_dir: Path, demo_assets: Path | None = None) -> list[SearchComparison]:
     scale = sizes.search
     print(
-        "\n## e. Fine-tune search: successive halving over 8 configurations (rate 2) vs one full fine-tune and vs "
+        f"\n## e. Fine-tune search: successive halving over 8 configurations (rate {HALVING_RATE}) vs one full fine-tune "
+        "and vs "
         "the full grid"
     )
     print(

@@ -116,7 +116,7 @@ class FinetuneSearch:
                 train,
                 validation,
                 collate,
-                self._train_config(config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung]),
+                self._train_config(config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung], final),
                 metric_fn(cell.task.metrics),
                 cell.task.main_metric,
                 description=f"finetune {cell.name} lr={config['learning_rate']:g} wd={config['weight_decay']:g} "
@@ -194,7 +194,12 @@ class FinetuneSearch:
         )
         return result.model_copy(update={"search": record, "complexity": complexity})
 
-    def _train_config(self, config, batch_size: int, seed: int, checkpoint_dir: Path, stop_at: int) -> TrainConfig:
+    def _train_config(
+        self, config, batch_size: int, seed: int, checkpoint_dir: Path, stop_at: int, final: bool = True
+    ) -> TrainConfig:
+        """One run of the search: to `stop_at` steps of the whole schedule; the validation curve is drawn in the
+        final rung only (earlier rungs are scored where they stop), so the chosen run's curve has a point at each
+        rung's end and then every evaluation interval of the last rung."""
         training = self.training
         return TrainConfig(
             epochs=training.epochs,
@@ -211,6 +216,7 @@ class FinetuneSearch:
             checkpoint_interval_s=self.context.checkpoint_interval_s,
             stop_at_step=stop_at,
             rung_states=self.rung_states,
+            periodic_evals=final,
         )
 
     def _total_steps(self) -> int:

@@ -7,7 +7,8 @@ twice when the last batch is padded across processes). The test split is never p
 scores it once, with `predict`, after the final run. A run may stop early at `stop_at_step` (a rung of a
 successive-halving search): it saves its state there (in memory, given `rung_states`, else on disk) and a later
 call continues the same schedule, so a configuration that survives every rung ends exactly as one uninterrupted
-run would.
+run would. Such a rung may skip the periodic evaluations (`periodic_evals=False`): a search reads only the score
+where it stops, and evaluation never changes the training itself.
 Losses stay on the device and are read only at logging points, so the loop never waits on the host each step;
 a non-finite loss there stops the run with `DivergedError`. Each validation point also records the mean training
 loss since the previous one (from those same reads, so it costs no extra synchronisation), which experiment
@@ -66,6 +67,7 @@ class TrainConfig:
     stop_at_step: int | None = None  # stop (and checkpoint) here instead of at the end of the budget
     max_steps: int | None = None  # the budget in optimizer steps; overrides epochs
     rung_states: RungStates | None = None  # keeps the state at `stop_at_step` in memory rather than on disk
+    periodic_evals: bool = True  # False: evaluate only where the run stops (an early rung of a search)
 
     def total_steps(self, batches_per_epoch: int) -> int:
         """The whole budget in optimizer steps: `max_steps`, or `epochs` worth of accumulated batches."""
@@ -240,8 +242,11 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 continue
             step += 1
             progress.update(1)
-            at_eval = step % eval_every == 0 or step == stop_at
-            if step % LOG_EVERY_STEPS == 0 or at_eval:
+            # Evaluation points are also where a run may checkpoint; one that skips its periodic evaluations
+            # (an early rung) keeps them as checkpoint points, so a long rung is not lost to a kill.
+            at_point = step % eval_every == 0 or step == stop_at
+            at_eval = (config.periodic_evals and at_point) or step == stop_at
+            if step % LOG_EVERY_STEPS == 0 or at_point:
                 mean_loss = _check_finite(accelerator, running_loss / micro_batches, step)
                 progress.set_postfix(loss=f"{mean_loss:.4f}")
                 outcome.loss_since_eval = [
@@ -250,9 +255,10 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 ]
                 running_loss.zero_()
                 micro_batches = 0
-            if at_eval:
+            if at_point:
                 outcome.train_wall_s += time.perf_counter() - started
-                _record_eval(loop, outcome, step, step / steps_per_epoch)
+                if at_eval:
+                    _record_eval(loop, outcome, step, step / steps_per_epoch)
                 if outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s and step < stop_at:
                     _checkpoint(loop, outcome, step)
                     last_checkpoint = outcome.train_wall_s

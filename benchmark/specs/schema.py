@@ -152,7 +152,7 @@ class SearchSpec(StrictModel):
     finetune: GridSpec | None = None
     finetune_scratch: GridSpec | None = Field(default=None, description="The scratch twins' fine-tune grid.")
     linear_probe: GridSpec | None = None
-    halving_rate: int = Field(default=2, ge=2)
+    halving_rate: int = Field(default=3, ge=2)
 
 
 class TaskSpec(StrictModel):

@@ -85,6 +85,25 @@ def test_a_run_stopped_at_rungs_ends_exactly_as_an_uninterrupted_one(tmp_path, h
     assert [p["score"] for p in at_whole_evals] == [p["score"] for p in whole.curve]
 
 
+def test_an_early_rung_without_periodic_evals_is_scored_only_where_it_stops_and_trains_the_same(tmp_path):
+    base = dict(epochs=3, batch_size=16, learning_rate=0.05, evals_per_epoch=2, rung_states=RungStates())
+    base["checkpoint_dir"] = tmp_path / "ckpt"
+    torch.manual_seed(0)
+    whole_model = LinearHead(8, 3)
+    whole = run(TrainConfig(**{**base, "checkpoint_dir": None, "rung_states": None}), whole_model)
+    torch.manual_seed(0)
+    rung = run(TrainConfig(**base, stop_at_step=11, periodic_evals=False), LinearHead(8, 3))
+    assert [p["step"] for p in rung.curve] == [11]  # not 3, 6 and 9
+    torch.manual_seed(0)
+    final_model = LinearHead(8, 3)
+    final = run(TrainConfig(**base), final_model)
+    assert [p["step"] for p in final.curve] == [11, 12, 15, 18]
+    assert final.metrics == whole.metrics
+    assert final.curve[-1]["train_loss"] == pytest.approx(whole.curve[-1]["train_loss"])
+    for resumed, uninterrupted in zip(final_model.parameters(), whole_model.parameters(), strict=True):
+        torch.testing.assert_close(resumed, uninterrupted)
+
+
 def test_predict_split_returns_every_example_in_order():
     accelerator, model = Accelerator(), LinearHead(8, 3)
     data = blobs(13, 2)
