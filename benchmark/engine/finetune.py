@@ -3,7 +3,8 @@ run scored once on test.
 
 Rung r trains every surviving configuration, for every seed, to `budgets[r]` optimizer steps of its full-budget
 schedule, resuming from the state its previous rung left (kept in memory: `benchmark.engine.rung_states`); the best
-1/`halving_rate` by mean validation score over seeds go on. The survivor of the last rung has then trained exactly
+1/`halving_rate` by mean validation score over seeds go on (ties, such as runs all still at chance, by mean validation
+loss). The survivor of the last rung has then trained exactly
 as one uninterrupted full run, and that run is the cell's final run: the test split is predicted once, there, and
 never read before. A configuration that diverges scores lowest and drops out; if the chosen one diverges, that
 seed's cell is recorded as diverged.
@@ -131,7 +132,7 @@ class FinetuneSearch:
             if final:
                 self.state.finals[cell.seed] = _diverged(cell, error).model_dump_json()
             return
-        self.state.record(index, rung, position, outcome.metrics[cell.task.main_metric])
+        self.state.record(index, rung, position, outcome.metrics[cell.task.main_metric], outcome.loss)
         if final:
             self.state.finals[cell.seed] = self._test_once(cell, config, outcome, collected, tried).model_dump_json()
 

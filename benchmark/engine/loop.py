@@ -82,6 +82,7 @@ class TrainOutcome:
 
     metrics: dict[str, float]
     curve: list[dict] = field(default_factory=list)
+    loss: float = math.nan  # the latest mean validation cross-entropy
     train_wall_s: float = 0.0
     eval_wall_s: float = 0.0
     optimizer_steps: int = 0
@@ -274,7 +275,7 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
         epoch += 1
     progress.close()
     outcome.optimizer_steps = step
-    outcome.metrics = outcome.curve[-1]["metrics"]
+    outcome.metrics, outcome.loss = outcome.curve[-1]["metrics"], outcome.curve[-1]["loss"]
     if step < total_steps:  # a rung: the next call continues from here
         _rung_checkpoint(
             loop, outcome, step, durable=outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s
@@ -342,7 +343,7 @@ def _stop_requested(loop: _Loop, step: int) -> bool:
 
 def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) -> None:
     started = time.perf_counter()
-    metrics, outcome.eval_examples_scored = evaluate_model(
+    metrics, loss, outcome.eval_examples_scored = evaluate_model(
         loop.accelerator, loop.model, loop.eval_loader, loop.metric_fn
     )
     outcome.eval_wall_s += time.perf_counter() - started
@@ -355,6 +356,7 @@ def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) ->
             "train_elapsed_s": round(outcome.train_wall_s, 4),
             "score": metrics[loop.main_metric],
             "metrics": metrics,
+            "loss": loss,
             "train_loss": loss_sum / loss_batches if loss_batches else None,
         }
     )
@@ -362,24 +364,29 @@ def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) ->
 
 def evaluate_model(
     accelerator: Accelerator, model: nn.Module, eval_loader, metric_fn: MetricFn
-) -> tuple[dict[str, float], int]:
-    """Metrics of `model` over the whole evaluation set, gathered from every process without duplicates,
-    and how many examples were scored (the evaluation set's size when nothing is duplicated or lost)."""
-    predictions, references = predict(accelerator, model, eval_loader)
-    return metric_fn(predictions, references), len(predictions)
+) -> tuple[dict[str, float], float, int]:
+    """Metrics of `model` over the whole evaluation set, gathered from every process without duplicates, its
+    mean cross-entropy there (what a search compares where the metric ties, e.g. every run still at chance), and
+    how many examples were scored (the evaluation set's size when nothing is duplicated or lost)."""
+    predictions, references, losses = predict(accelerator, model, eval_loader)
+    loss = math.fsum(losses) / len(losses) if losses else math.nan
+    return metric_fn(predictions, references), loss, len(predictions)
 
 
-def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[list[int], list[int]]:
-    """Predicted and true labels of every example of a prepared loader, in order, from every process."""
+def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[list[int], list[int], list[float]]:
+    """Predicted and true labels of every example of a prepared loader, in order, from every process, and each
+    example's cross-entropy."""
     model.eval()
-    predictions, references = [], []
+    predictions, references, losses = [], [], []
     with torch.inference_mode():
         for batch in loader:
             logits = model(model_inputs(batch))
-            predicted, labels = accelerator.gather_for_metrics((logits.argmax(dim=-1), batch[LABEL]))
+            loss = nn.functional.cross_entropy(logits.float(), batch[LABEL], reduction="none")
+            predicted, labels, loss = accelerator.gather_for_metrics((logits.argmax(dim=-1), batch[LABEL], loss))
             predictions += predicted.tolist()
             references += labels.tolist()
-    return predictions, references
+            losses += loss.tolist()
+    return predictions, references, losses
 
 
 def predict_split(
@@ -387,7 +394,8 @@ def predict_split(
 ) -> tuple[list[int], list[int]]:
     """Predicted and true labels of a whole split (the test split, read once after the final run)."""
     loader = accelerator.prepare(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn))
-    return predict(accelerator, model, loader)
+    predictions, references, _ = predict(accelerator, model, loader)
+    return predictions, references
 
 
 def _check_finite(accelerator: Accelerator, running_loss: torch.Tensor, step: int) -> float:

@@ -40,14 +40,19 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
         probes = _probe_seeds(group, context, configs)
     task = group.task
     means = {i: statistics.fmean(p.heads.metrics[i][task.main_metric] for p in probes) for i in range(len(configs))}
-    chosen = best_indices(means, 1)[0]
+    losses = {i: statistics.fmean(p.heads.losses[i] for p in probes) for i in range(len(configs))}
+    chosen = best_indices(means, 1, losses)[0]
     search = SearchRecord(
         method="batched_heads",
         seeds=list(group.seeds),
         budgets=[probes[0].heads.optimizer_steps],
         halving_rate=1,
         candidates=[
-            Candidate(config=config, scores=[[p.heads.metrics[i][task.main_metric] for p in probes]])
+            Candidate(
+                config=config,
+                scores=[[p.heads.metrics[i][task.main_metric] for p in probes]],
+                losses=[[p.heads.losses[i] for p in probes]],
+            )
             for i, config in enumerate(configs)
         ],
         chosen=chosen,

@@ -12,7 +12,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -37,7 +37,8 @@ class ProbeSettings:
 
 @dataclass
 class HeadsOutcome:
-    """Per head: validation metrics at the end and the validation curve; the trained weights; timings."""
+    """Per head: validation metrics and cross-entropy at the end and the validation curve; the trained weights;
+    timings."""
 
     metrics: list[dict[str, float]]
     curves: list[list[dict]]
@@ -47,6 +48,7 @@ class HeadsOutcome:
     eval_wall_s: float
     optimizer_steps: int
     examples_seen: int
+    losses: list[float] = field(default_factory=list)
 
     def logits(self, features: torch.Tensor, head: int) -> torch.Tensor:
         return features @ self.weight[head] + self.bias[head]
@@ -146,6 +148,8 @@ def _record_eval(outcome: HeadsOutcome, validation, step: int, epoch: float, met
     with torch.no_grad():
         logits = torch.einsum("nd,kdc->knc", features, outcome.weight) + outcome.bias[:, None, :]
         predictions = logits.argmax(dim=-1).tolist()
+        losses = nn.functional.cross_entropy(logits.transpose(1, 2), labels.expand(len(logits), -1), reduction="none")
+        outcome.losses = losses.mean(dim=1).tolist()
     for head, predicted in enumerate(predictions):
         metrics = metric_fn(predicted, references)
         outcome.metrics[head] = metrics
@@ -156,6 +160,7 @@ def _record_eval(outcome: HeadsOutcome, validation, step: int, epoch: float, met
                 "train_elapsed_s": round(outcome.train_wall_s, 4),
                 "score": metrics[main_metric],
                 "metrics": metrics,
+                "loss": outcome.losses[head],
             }
         )
     outcome.eval_wall_s += time.perf_counter() - started

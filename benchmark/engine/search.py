@@ -74,23 +74,33 @@ def survivors(alive: int, rate: int) -> int:
     return max(1, math.ceil(alive / rate))
 
 
-def best_indices(mean_scores: dict[int, float], keep: int) -> list[int]:
-    """The `keep` configuration indices with the highest mean scores; ties go to the earlier configuration."""
-    return sorted(sorted(mean_scores), key=lambda i: -mean_scores[i])[:keep]
+def best_indices(mean_scores: dict[int, float], keep: int, mean_losses: dict[int, float] | None = None) -> list[int]:
+    """The `keep` configuration indices with the highest mean scores. Ties go to the lower mean validation loss
+    when losses are given (a metric flat at chance says nothing, the loss still does), then to the earlier
+    configuration."""
+    losses = mean_losses or {}
+
+    def loss(i: int) -> float:
+        value = losses.get(i, math.inf)
+        return value if math.isfinite(value) else math.inf
+
+    return sorted(mean_scores, key=lambda i: (-mean_scores[i], loss(i), i))[:keep]
 
 
 @dataclass
 class SearchState:
     """What a search has done so far, saved after every step so that it resumes where it stopped.
 
-    `scores[i][r][j]` is configuration i's validation score after rung r for the j-th seed; `finals[seed]` holds
-    each seed's final result record (JSON) once its last-rung run and its single test evaluation are done.
+    `scores[i][r][j]` is configuration i's validation score after rung r for the j-th seed and `losses[i][r][j]`
+    its validation loss (the tie-break); `finals[seed]` holds each seed's final result record (JSON) once its
+    last-rung run and its single test evaluation are done.
     """
 
     configs: list[dict[str, float]]
     seeds: list[int]
     budgets: list[int]
     scores: dict[int, dict[int, dict[int, float]]] = field(default_factory=dict)
+    losses: dict[int, dict[int, dict[int, float]]] = field(default_factory=dict)
     finals: dict[int, str] = field(default_factory=dict)
     batch_sizes: dict[str, list[int]] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -98,34 +108,47 @@ class SearchState:
     def score(self, config: int, rung: int, seed_index: int) -> float | None:
         return self.scores.get(config, {}).get(rung, {}).get(seed_index)
 
-    def record(self, config: int, rung: int, seed_index: int, value: float) -> None:
+    def record(self, config: int, rung: int, seed_index: int, value: float, loss: float = math.inf) -> None:
         self.scores.setdefault(config, {}).setdefault(rung, {})[seed_index] = value
+        self.losses.setdefault(config, {}).setdefault(rung, {})[seed_index] = loss
 
     def alive(self, rung: int, rate: int) -> list[int]:
         """The configurations that train at `rung`: all at rung 0, then the best of the previous rung's."""
         alive = list(range(len(self.configs)))
         for r in range(rung):
             means = {i: self.mean(i, r) for i in alive}
-            alive = sorted(best_indices(means, survivors(len(alive), rate)))
+            losses = {i: self.mean_loss(i, r) for i in alive}
+            alive = sorted(best_indices(means, survivors(len(alive), rate), losses))
         return alive
 
     def mean(self, config: int, rung: int) -> float:
         values = self.scores[config][rung]
         return sum(values.values()) / len(values)
 
+    def mean_loss(self, config: int, rung: int) -> float:
+        """Mean validation loss over seeds (infinite where a seed diverged or none was recorded)."""
+        values = list(self.losses.get(config, {}).get(rung, {}).values())
+        if len(values) < len(self.scores[config][rung]) or not all(math.isfinite(v) for v in values):
+            return math.inf
+        return sum(values) / len(values)
+
     def candidates(self) -> list[Candidate]:
-        """The record of every configuration: its scores per rung reached, per seed in seed order."""
-        return [
-            Candidate(
-                config=config,
-                scores=[
-                    [_finite_or_none(self.scores[i][r][j]) for j in range(len(self.seeds))]
-                    for r in sorted(self.scores.get(i, {}))
-                    if len(self.scores[i][r]) == len(self.seeds)
-                ],
+        """The record of every configuration: its scores and losses per rung reached, per seed in seed order."""
+        records = []
+        for i, config in enumerate(self.configs):
+            rungs = [r for r in sorted(self.scores.get(i, {})) if len(self.scores[i][r]) == len(self.seeds)]
+            seeds = range(len(self.seeds))
+            records.append(
+                Candidate(
+                    config=config,
+                    scores=[[_finite_or_none(self.scores[i][r][j]) for j in seeds] for r in rungs],
+                    losses=[
+                        [_finite_or_none(self.losses.get(i, {}).get(r, {}).get(j, math.inf)) for j in seeds]
+                        for r in rungs
+                    ],
+                )
             )
-            for i, config in enumerate(self.configs)
-        ]
+        return records
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, json.dumps(self._as_json(), indent=1))
@@ -135,8 +158,8 @@ class SearchState:
             "configs": self.configs,
             "seeds": self.seeds,
             "budgets": self.budgets,
-            "scores": [  # [configuration, rung, seed index, validation score]
-                [i, r, j, value]
+            "scores": [  # [configuration, rung, seed index, validation score, validation loss]
+                [i, r, j, value, self.losses.get(i, {}).get(r, {}).get(j, math.inf)]
                 for i, rungs in self.scores.items()
                 for r, seeds in rungs.items()
                 for j, value in seeds.items()
@@ -158,8 +181,8 @@ class SearchState:
             return fresh
         if (saved.get("configs"), saved.get("seeds"), saved.get("budgets")) != (configs, seeds, budgets):
             return fresh
-        for i, r, j, value in saved["scores"]:
-            fresh.record(int(i), int(r), int(j), float(value))
+        for i, r, j, value, *loss in saved["scores"]:  # states saved before losses were recorded have none
+            fresh.record(int(i), int(r), int(j), float(value), float(loss[0]) if loss else math.inf)
         fresh.finals = {int(seed): text for seed, text in saved["finals"].items()}
         fresh.batch_sizes = saved.get("batch_sizes", {})
         fresh.wall_s = float(saved.get("wall_s", 0.0))
@@ -167,5 +190,5 @@ class SearchState:
 
 
 def _finite_or_none(value: float) -> float | None:
-    """A recorded score for the result schema: a diverged run's -inf becomes None."""
+    """A recorded score or loss for the result schema: a diverged run's -inf (inf) becomes None."""
     return value if math.isfinite(value) else None

@@ -30,6 +30,7 @@ class CurvePoint(BaseModel):
     train_elapsed_s: float
     score: float
     metrics: dict[str, float]
+    loss: float | None = None  # mean cross-entropy on validation
     train_loss: float | None = None  # mean training loss since the previous evaluation (fine-tunes only)
 
 
@@ -109,10 +110,12 @@ class Provenance(Record):
 class Candidate(Record):
     """One configuration of a search and the validation scores it reached: `scores[r][i]` is the main metric on
     validation after rung `r`'s budget for the search's `i`-th seed (rungs it was dropped before are absent;
-    None where the run diverged)."""
+    None where the run diverged); `losses` the validation cross-entropy at the same points, which breaks ties of
+    the mean score."""
 
     config: dict[str, float]
     scores: list[list[float | None]]
+    losses: list[list[float | None]] | None = None
 
     @property
     def mean_scores(self) -> list[float | None]:
@@ -126,7 +129,8 @@ class SearchRecord(Record):
     `method` is "successive_halving" (fine-tunes: `budgets[r]` optimizer steps at rung r, the best
     1/`halving_rate` of the configurations by mean validation score over `seeds` continue) or "batched_heads"
     (linear probes: every configuration trained at once on cached features, one rung). `chosen` indexes
-    `candidates`, which are in grid order; ties go to the earlier configuration.
+    `candidates`, which are in grid order. Configurations that tie on the mean score (typically runs still at
+    chance after an early rung) are ordered by mean validation loss; remaining ties go to the earlier one.
     """
 
     method: Literal["successive_halving", "batched_heads"]

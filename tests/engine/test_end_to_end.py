@@ -54,6 +54,8 @@ def test_every_cell_writes_a_complete_result(tiny_run):
         assert chosen.scores[-1][0] == result.validation_metrics[result.main_metric]
         assert search.method == ("batched_heads" if result.protocol == "linear_probe" else "successive_halving")
         assert len(search.candidates) == 2  # the tiny suite's grids
+        if result.protocol == "finetune":  # the validation loss that breaks ties, at every point the score is
+            assert chosen.losses[-1][0] == pytest.approx(result.curve[-1].loss) and result.curve[-1].loss > 0
         assert result.convergence is not None and result.convergence.tolerance >= 0.01
         assert result.complexity.flops_per_example > 0 and result.complexity.params_total > 0
         assert result.versions["torch"] and result.setup.world_size == 1

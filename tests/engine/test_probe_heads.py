@@ -3,6 +3,7 @@ independent of each other."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from benchmark.engine.probe_heads import BatchedAdamW, ProbeSettings, predict_heads, train_heads
@@ -59,12 +60,25 @@ def test_each_head_is_independent_of_the_others_in_the_grid():
     torch.testing.assert_close(together.weight[2], alone.weight[0])
     assert together.metrics[2] == alone.metrics[0]
     without_time = [
-        [{k: v for k, v in point.items() if k != "train_elapsed_s"} for point in run.curves[i]]
+        [{k: v for k, v in point.items() if k not in ("train_elapsed_s", "loss")} for point in run.curves[i]]
         for run, i in ((together, 2), (alone, 0))
     ]
     assert without_time[0] == without_time[1]
+    # the losses as closely as the weights (the batched product rounds differently in the last bits)
+    assert [p["loss"] for p in together.curves[2]] == pytest.approx([p["loss"] for p in alone.curves[0]], rel=1e-5)
     assert len(together.curves[0]) == 4 and set(together.curves[0][-1]["metrics"]) == {"accuracy", "f1_macro"}
     assert set(together.curves[0][0]["metrics"]) == {"accuracy"}  # the main metric along the way
     assert max(m["accuracy"] for m in together.metrics) > 0.9
     test = blobs(20, 2)
     assert len(predict_heads(together, test.features, 1)) == 20
+
+
+def test_each_heads_validation_loss_is_its_cross_entropy_on_validation():
+    grid = [{"learning_rate": lr, "weight_decay": 0.0} for lr in (0.001, 0.1)]
+    outcome = _train(grid)
+    validation = blobs(30, 1)  # the split `_train` validates on
+    for head in range(len(grid)):
+        expected = torch.nn.functional.cross_entropy(outcome.logits(validation.features, head), validation.labels)
+        assert outcome.losses[head] == outcome.curves[head][-1]["loss"]
+        assert abs(outcome.losses[head] - expected.item()) < 1e-5
+    assert outcome.losses[1] < outcome.losses[0]  # the faster rate has fitted more after the same steps

@@ -25,6 +25,9 @@ from benchmark.specs.schema import GridSpec, SearchSpec
         (90, 3, 2, [22, 45, 90]),
         (30, 1, 2, [30]),
         (27, 9, 3, [3, 9, 27]),
+        (810, 8, 3, [90, 270, 810]),  # the default rate: 8 x 90 + 3 x 180 + 540 = 2.22 full runs
+        (40, 3, 3, [13, 40]),
+        (40, 2, 3, [13, 40]),
         (3, 8, 2, [1, 2, 3, 4]),
     ],
 )
@@ -60,16 +63,29 @@ def test_survivors_are_chosen_on_the_mean_over_seeds_and_ties_go_to_the_earlier_
     assert state.alive(2, 2) == [0]
 
 
+def test_ties_on_the_mean_score_go_to_the_lower_mean_validation_loss_then_to_the_earlier_configuration():
+    configs = expand_grid(GridSpec(learning_rate=[1e-4, 3e-4, 1e-3]))
+    state = SearchState(configs=configs, seeds=[0, 1], budgets=[4, 12])
+    for index, losses in enumerate([(2.30, 2.31), (2.20, 2.26), (2.20, 2.26)]):  # every run still at chance
+        for seed, loss in enumerate(losses):
+            state.record(index, 0, seed, 0.1, loss)
+    assert state.alive(1, 3) == [1]  # mean losses 2.305, 2.23, 2.23: 1 and 2 tie on both, 1 is earlier
+    assert best_indices({0: 0.5, 1: 0.5}, 1, {0: math.inf, 1: 2.0}) == [1]  # a diverged seed's loss ranks last
+    assert best_indices({0: 0.5, 1: 0.6}, 1, {0: 0.1, 1: 9.0}) == [1]  # the score decides first
+    assert state.candidates()[1].losses == [[2.20, 2.26]]
+
+
 def test_state_round_trips_and_a_different_search_starts_fresh(tmp_path):
     configs = expand_grid(GridSpec(learning_rate=[1e-3, 3e-3]))
     state = SearchState(configs=configs, seeds=[0, 1], budgets=[4, 8])
-    state.record(1, 0, 1, 0.75)
+    state.record(1, 0, 1, 0.75, 0.6)
     state.record(0, 0, 0, -math.inf)
     state.finals[1] = '{"x": 1}'
     state.batch_sizes["1/1"] = [16, 8]
     state.save(tmp_path / "search.json")
     loaded = SearchState.load_or_new(tmp_path / "search.json", configs, [0, 1], [4, 8])
     assert loaded.scores == state.scores and loaded.finals == state.finals and loaded.batch_sizes == state.batch_sizes
+    assert loaded.losses == {1: {0: {1: 0.6}}, 0: {0: {0: math.inf}}}
     assert SearchState.load_or_new(tmp_path / "search.json", configs, [0, 1, 2], [4, 8]).scores == {}
     (tmp_path / "broken.json").write_text("{not json")
     assert SearchState.load_or_new(tmp_path / "broken.json", configs, [0, 1], [4, 8]).scores == {}
