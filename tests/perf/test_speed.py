@@ -164,8 +164,8 @@ def test_e_search_rows(tmp_path, capsys):
     output = capsys.readouterr().out
     assert [c.name for c in comparisons] == ["test_resnet-32px on noisy-images-3", "bert-2x32 on word-topics-3"]
     for comparison in comparisons:
-        assert len(comparison.configs) == 8 and comparison.budgets == [1, 2, 4, 8]
-        assert comparison.step_ratio == 2.5
+        assert len(comparison.configs) == 8 and comparison.budgets == [1, 3, 8]  # the default rate, 3
+        assert comparison.step_ratio == (8 * 1 + 3 * 2 + 1 * 5) / 8
         assert positive_finite(comparison.search_wall_s, *comparison.full_wall_s, comparison.ratio)
         assert all(math.isfinite(score) for score in comparison.full_scores)
         assert len(table_rows(output, comparison.name)) == 1
