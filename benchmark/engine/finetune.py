@@ -3,11 +3,10 @@ run scored once on test.
 
 Rung r trains every surviving configuration, for every seed, to `budgets[r]` optimizer steps of its full-budget
 schedule, resuming from the state its previous rung left (kept in memory: `benchmark.engine.rung_states`); the best
-1/`halving_rate` by mean validation score over seeds go on (ties, such as runs all still at chance, by mean validation
-loss). The survivor of the last rung has then trained exactly
-as one uninterrupted full run, and that run is the cell's final run: the test split is predicted once, there, and
-never read before. A configuration that diverges scores lowest and drops out; if the chosen one diverges, that
-seed's cell is recorded as diverged.
+1/`halving_rate` by mean validation score over seeds go on (ties, such as runs all still at chance, by mean
+validation loss). The survivor of the last rung has then trained exactly as one uninterrupted full run, and that run
+is the cell's final run: the test split is predicted once, there, and never read before. A configuration that
+diverges scores lowest and drops out; if the chosen one diverges, that seed's cell is recorded as diverged.
 """
 
 from __future__ import annotations
