@@ -126,11 +126,9 @@ class SearchState:
         return sum(values.values()) / len(values)
 
     def mean_loss(self, config: int, rung: int) -> float:
-        """Mean validation loss over seeds (infinite where a seed diverged or none was recorded)."""
-        values = list(self.losses.get(config, {}).get(rung, {}).values())
-        if len(values) < len(self.scores[config][rung]) or not all(math.isfinite(v) for v in values):
-            return math.inf
-        return sum(values) / len(values)
+        """Mean validation loss over seeds (infinite where a seed diverged or had none recorded)."""
+        values = self.losses[config][rung]
+        return sum(values.values()) / len(values)
 
     def candidates(self) -> list[Candidate]:
         """The record of every configuration: its scores and losses per rung reached, per seed in seed order."""
@@ -142,10 +140,7 @@ class SearchState:
                 Candidate(
                     config=config,
                     scores=[[_finite_or_none(self.scores[i][r][j]) for j in seeds] for r in rungs],
-                    losses=[
-                        [_finite_or_none(self.losses.get(i, {}).get(r, {}).get(j, math.inf)) for j in seeds]
-                        for r in rungs
-                    ],
+                    losses=[[_finite_or_none(self.losses[i][r][j]) for j in seeds] for r in rungs],
                 )
             )
         return records
@@ -159,7 +154,7 @@ class SearchState:
             "seeds": self.seeds,
             "budgets": self.budgets,
             "scores": [  # [configuration, rung, seed index, validation score, validation loss]
-                [i, r, j, value, self.losses.get(i, {}).get(r, {}).get(j, math.inf)]
+                [i, r, j, value, self.losses[i][r][j]]
                 for i, rungs in self.scores.items()
                 for r, seeds in rungs.items()
                 for j, value in seeds.items()
