@@ -164,6 +164,7 @@ class FinetuneSearch:
             predicted=predicted,
             references=references,
             chance=chance_level(cell.task.metrics, data.train[LABEL], data.test[LABEL]),
+            validation_chance=chance_level(cell.task.metrics, data.train[LABEL], data.validation[LABEL]),
             complexity=dict(self.complexity or {}),
             timing={
                 "train_wall_s": outcome.train_wall_s,

@@ -109,6 +109,7 @@ def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, floa
             "cell": cell,
             "training": training,
             "chance": chance_level(task.metrics, raw.train[LABEL], raw.test[LABEL]),
+            "validation_chance": chance_level(task.metrics, raw.train[LABEL], raw.validation[LABEL]),
             "complexity": complexity,
             "timing": {
                 "train_wall_s": heads.train_wall_s,

@@ -41,7 +41,7 @@ class CellOutcome:
     curve: list[dict]
     predicted: list[int]
     references: list[int]
-    chance: dict[str, float]
+    chance: dict[str, float]  # the majority class of train scored on test, beside the test metrics
     complexity: dict
     timing: dict[str, float]
     batch_size: int
@@ -52,6 +52,7 @@ class CellOutcome:
     batch_sizes_tried: list[int] = field(default_factory=list)
     estimators: dict[str, float | None] = field(default_factory=dict)
     revisions: dict[str, str | None] = field(default_factory=dict)
+    validation_chance: dict[str, float] = field(default_factory=dict)  # the same predictor scored on validation
 
 
 def convergence(curve: list[dict], num_validation: int) -> Convergence:
@@ -81,6 +82,7 @@ def cell_result(
         metrics=compute_metrics(cell.task.metrics, outcome.predicted, outcome.references),
         validation_metrics=outcome.validation_metrics,
         chance=outcome.chance,
+        validation_chance=outcome.validation_chance,
         curve=[CurvePoint(**point) for point in outcome.curve],
         convergence=convergence(outcome.curve, num_validation),
         search=search,

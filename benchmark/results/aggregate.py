@@ -76,6 +76,12 @@ class Group:
         values = [r.chance.get(r.main_metric) for r in self.ok if r.main_metric in r.chance]
         return statistics.fmean(values) if values else None
 
+    @property
+    def validation_chance(self) -> float | None:
+        """The majority class of train scored on validation (None for files written before it was recorded)."""
+        values = [r.validation_chance[r.main_metric] for r in self.ok if r.main_metric in r.validation_chance]
+        return statistics.fmean(values) if values else None
+
     def mean_of(self, section: str, name: str) -> float | None:
         parts = [getattr(r, section) for r in self.ok]
         values = [part.get(name) if isinstance(part, dict) else getattr(part, name, None) for part in parts]
@@ -170,12 +176,13 @@ def scratch_twin(groups: dict[GroupKey, Group], key: GroupKey) -> Group | None:
 def learned_something(scratch: Group) -> bool | None:
     """Whether a group's validation score beats chance by more than its tolerance; None without both numbers.
 
-    Chance is the majority-class score recorded with the cell (on the test split: the class balance the
-    validation split shares by construction).
+    Chance is the majority class of train scored on the split compared with, validation; files written before
+    that was recorded fall back to the test split's chance.
     """
-    if scratch.validation_mean is None or scratch.chance is None:
+    chance = scratch.validation_chance if scratch.validation_chance is not None else scratch.chance
+    if scratch.validation_mean is None or chance is None:
         return None
-    return scratch.validation_mean > scratch.chance + scratch.tolerance
+    return scratch.validation_mean > chance + scratch.tolerance
 
 
 # --- speed-up over the scratch twin ----------------------------------------------------------------------

@@ -181,7 +181,9 @@ class CellResult(Record):
     main_metric: str
     metrics: dict[str, float] = Field(default_factory=dict)  # on the test split, read once
     validation_metrics: dict[str, float] = Field(default_factory=dict)  # the chosen configuration's, at the end
-    chance: dict[str, float] = Field(default_factory=dict)
+    chance: dict[str, float] = Field(default_factory=dict)  # the majority class of train, scored on test
+    # ... and scored on validation: the threshold of every validation-based flag (empty in older files)
+    validation_chance: dict[str, float] = Field(default_factory=dict)
     curve: list[CurvePoint] = Field(default_factory=list)
     convergence: Convergence | None = None
     search: SearchRecord | None = None

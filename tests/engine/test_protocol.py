@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from accelerate import Accelerator
 
+from benchmark.data.loading import LABEL
 from benchmark.engine import finetune, probe
+from benchmark.engine.context import RunContext
+from benchmark.metrics.compute import chance_level
 from benchmark.results.store import find_result_files, read_result
 from benchmark.run import main
+from benchmark.specs.registry import collect_registry
 from testkit.fixtures import tiny_run_args
 
 pytestmark = pytest.mark.integration  # runs the suite end to end
@@ -58,9 +63,15 @@ def test_selection_never_reads_the_test_split(tiny_tasks, tiny_assets, tmp_path,
     assert kinds == ["heads", "heads", "heads-test", "heads-test"]
 
     results = {(r.protocol, r.seed): r for r in map(read_result, find_result_files(tmp_path / "tiny"))}
+    context = RunContext(accelerator=Accelerator(cpu=True), assets_dir=tiny_assets, feature_cache=None)
+    task = collect_registry(tiny_tasks)[0].tasks["colours"]
     for result in results.values():
         setup = result.setup
         assert setup.num_train + setup.num_validation == 36 and setup.num_test == 18  # validation carved from train
         assert result.search.seeds == [0, 1]
+        # chance beside each split's scores: train's majority class scored on validation and on test
+        data = context.task_data(task, result.seed)
+        assert result.validation_chance == chance_level(task.metrics, data.train[LABEL], data.validation[LABEL])
+        assert result.chance == chance_level(task.metrics, data.train[LABEL], data.test[LABEL])
     # one search per group: both seeds carry the same record and the same choice
     assert results["finetune", 0].search == results["finetune", 1].search

@@ -47,10 +47,9 @@ def _cell(model, init, seed, score, curve=(), predictions=True, **extra):
         init=init,
         seed=seed,
         metrics={"accuracy": score},
-        chance={"accuracy": 0.25},
         curve=_curve(list(curve)),
         predictions=_predictions(score, zlib.crc32(f"{model}/{init}/{seed}".encode())) if predictions else None,
-        **extra,
+        **{"chance": {"accuracy": 0.25}, **extra},
     )
 
 
@@ -93,6 +92,19 @@ def test_learned_something_compares_validation_with_chance_plus_tolerance():
     assert learned_something(flat_group) is False and learned_something(learned_group) is True
     assert learned_something(curve_group) is False
     assert learned_something(_groups([_cell("p", "scratch", 0, 0.3)])[0]) is None
+
+
+def test_the_learned_nothing_flag_reads_chance_on_validation_where_the_priors_differ_from_test():
+    # train and validation: 80 % one class, so always predicting it scores 0.8 there; test is balanced (0.25)
+    priors = {"chance": {"accuracy": 0.25}, "validation_chance": {"accuracy": 0.8}}
+    majority_only = _cell("m", "scratch", 0, 0.25, validation_metrics={"accuracy": 0.8}, **priors)
+    beyond = _cell("n", "scratch", 0, 0.3, validation_metrics={"accuracy": 0.9}, **priors)
+    older = _cell("o", "scratch", 0, 0.25, validation_metrics={"accuracy": 0.8})  # no validation chance recorded
+    nothing, something, unrecorded = _groups([majority_only, beyond, older])
+    assert nothing.validation_chance == 0.8 and nothing.chance == 0.25
+    assert learned_something(nothing) is False  # against the test chance 0.8 would look like learning
+    assert learned_something(something) is True
+    assert unrecorded.validation_chance is None and learned_something(unrecorded) is True  # falls back to test
 
 
 def test_convergence_and_search_summaries():
