@@ -135,6 +135,7 @@ def synthetic_suite(suite: str = "synth") -> list[CellResult]:
         status="failed",
         error="CUDA out of memory\nTraceback ...",
         main_metric="accuracy",
+        specs={"model": {"id": "vit_tiny", "library": "timm", "checkpoint": CHECKPOINTS["vit_tiny"]}},
         created_at="2026-01-01T00:00:00+00:00",
     )
     return [*results, failed]

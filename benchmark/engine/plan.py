@@ -4,8 +4,9 @@ A cell (one result file) is a (model, init, task, protocol, seed). Cells are run
 because a group's configuration is chosen on the mean validation score over its seeds. A model only meets tasks
 of its own modality. Groups are ordered so that the linear probe of a (model, init, task) comes just before its
 fine-tune, and sharding (`--shard I/N`) takes every N-th group of that fixed order, so N machines given
-0/N … N-1/N run disjoint sets that together cover the suite. A model that names a `scratch_twin` (another model of
-the same architecture) has no scratch groups of its own: that model's are planned instead, once.
+0/N … N-1/N run disjoint sets that together cover the suite. Scratch groups belong to an architecture, not to a
+checkpoint (`ModelSpec.scratch_twin`): every checkpoint of one architecture plans the same twin, once, so removing
+or adding a checkpoint never removes or changes another's twin.
 
 A suite resolved with tasks or models from the command line (`--tasks` naming a registry task the suite does not
 list, `--model`) plans them like its own: such a task meets the selected models of its modality, and a model
@@ -96,13 +97,12 @@ def plan_groups(suite: ResolvedSuite, selection: Selection = Selection()) -> lis
     seeds = selection.seeds if selection.seeds is not None else suite.seeds
     scratch = suite.spec.include_scratch if selection.include_scratch is None else selection.include_scratch
     inits: list[Init] = ["pretrained", "scratch"] if scratch else ["pretrained"]
-    by_id = {model.id: model for model in suite.models}
     groups, planned = [], set()
     for model in models:
         for task in (task for task in tasks if task.modality == model.modality):
             for init in inits:
-                # A model that shares another's scratch twin plans that twin (once), wherever it is selected.
-                owner = by_id[model.scratch_twin] if init == "scratch" and model.scratch_twin else model
+                # A scratch twin is an architecture, planned once however many of its checkpoints are selected.
+                owner = model.scratch_twin() if init == "scratch" else model
                 for protocol in sorted(protocols, key=lambda p: p != "linear_probe"):
                     if (owner.id, init, task.task, protocol) not in planned:
                         planned.add((owner.id, init, task.task, protocol))

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark.report import plots, sections, similarity_reuse
+from benchmark.report import plots, reuse, sections, similarity_reuse
 from benchmark.report.html import write_html
 from benchmark.report.table import write_results_table
 from benchmark.results.aggregate import (
@@ -38,6 +38,7 @@ from benchmark.results.schema import CellResult, ResultFileError, SimilarityResu
 from benchmark.results.store import find_result_files, find_similarity_files, read_result, read_similarity
 from benchmark.specs.schema import ScoreWeights
 from benchmark.utils.atomic import atomic_write_text
+from benchmark.utils.naming import variant_label
 
 BOOTSTRAP_RESAMPLES = 500  # replicates of each group's mean score; seeds derived from names, so deterministic
 PROTOCOL_ORDER = {"finetune": 0, "linear_probe": 1}
@@ -155,7 +156,8 @@ def render_markdown(
         found = sections.ranking_tiers(suite_groups, replicates)
         tiers = {(t.task, t.protocol): t for t in found}
         lines += [f"## Suite `{suite}`", ""]
-        lines += sections.reusability_section(mine, suite, _score_weights(mine))
+        suite_similarities = [s for s in similarities if s.suite == suite]
+        lines += reuse.reuse_sections(mine, suite, _score_weights(mine), replicates, suite_similarities)
         lines += _suite_tables(suite_groups, replicates, tiers)
         lines += sections.separability_section(mine, suite, replicates, found)
         lines += sections.prediction_section(mine, suite, replicates=replicates)
@@ -269,7 +271,7 @@ def _footnotes(groups: list[Group]) -> list[str]:
     unflattened = [g for g in groups if g.unflattened]
     if unflattened:
         cells = ", ".join(
-            f"{sections.variant_label(g.key.model, g.key.init)} on {g.key.task} ({g.key.protocol}, "
+            f"{variant_label(g.key.model, g.key.init)} on {g.key.task} ({g.key.protocol}, "
             f"{g.unflattened} of {len(g.ok)} seeds)"
             for g in unflattened
         )

@@ -18,10 +18,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from benchmark.estimators.reusability import CellSummary, reusability_scores
 from benchmark.estimators.source_similarity import MIN_PAIRS, spearman
+from benchmark.report.reuse import finetune_summaries
 from benchmark.report.sections import (
     BASELINE_SIGNALS,
     TaskSignals,
-    finetune_summaries,
     noise_floor,
     task_signals,
 )
@@ -211,7 +211,7 @@ def quality_vs_flops(results: list[CellResult], out_dir: Path) -> list[Path]:
 
 
 def _quality_figure(suite: str, summaries: list[CellSummary]) -> Figure:
-    quality = {score.model: score.absolute_quality for score in reusability_scores(summaries)}
+    quality = {score.model: score.quality for score in reusability_scores(summaries)}
     gflops = {
         label: statistics.fmean(c.flops_per_example for c in summaries if c.model == label) / 1e9 for label in quality
     }

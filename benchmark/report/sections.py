@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.estimators import reusability
 from benchmark.estimators.rank_agreement import (
     MAX_EXACT_ITEMS,
     MIN_ITEMS,
@@ -24,7 +23,6 @@ from benchmark.estimators.rank_agreement import (
     task_agreement,
 )
 from benchmark.estimators.resampling import EXAMPLE_RESAMPLING, Difference, tiers
-from benchmark.estimators.reusability import DEFAULT_WEIGHTS, CellSummary, ModelScore, reusability_scores
 from benchmark.estimators.suite_agreement import SuiteAgreement, Verdict, best_signal, suite_agreement
 from benchmark.results.aggregate import (
     Group,
@@ -32,13 +30,9 @@ from benchmark.results.aggregate import (
     ScoreReplicates,
     compare,
     group_results,
-    scratch_twin,
-    speed_up,
     suite_replicates,
 )
 from benchmark.results.schema import CellResult, SimilarityResult
-from benchmark.specs.schema import ScoreWeights
-from benchmark.utils.naming import SCRATCH_SUFFIX, variant_label
 
 ESTIMATOR_ORDER = ("logme", "h_score", "knn_loo_acc", "leep", "nce")
 LINEAR_PROBE_SIGNAL = "linear_probe_score"
@@ -63,124 +57,7 @@ def _suite_groups(results: list[CellResult], suite: str) -> dict[GroupKey, Group
     return {key: group for key, group in group_results(results).items() if key.suite == suite}
 
 
-# --- which checkpoint to reuse ---------------------------------------------------------------------------
-
-
-def finetune_summaries(results: list[CellResult], suite: str) -> tuple[list[CellSummary], list[str]]:
-    """One `CellSummary` per fine-tuned (variant, task) of `suite`, means over seeds, and the variants left out
-    with the reason. A pretrained variant needs its scratch twin's score and validation curves on both sides (for
-    the speed-up); a scratch twin is its own reference (gain 0, speed-up 1). Scratch twins are labelled with
-    `variant_label`."""
-    groups = _suite_groups(results, suite)
-    summaries, skipped = [], []
-    for key, group in groups.items():
-        if key.protocol != "finetune":
-            continue
-        label = variant_label(key.model, key.init)
-        twin = group if key.init == "scratch" else scratch_twin(groups, key)
-        missing = _missing_inputs(group, twin)
-        ratio = None if missing else _speed_up_ratio(group, twin)
-        if not missing and ratio is None:
-            missing = ["validation curves to compare with the scratch twin"]
-        if missing:
-            skipped.append(f"{label} on {key.task}: no {', '.join(missing)}")
-            continue
-        summaries.append(
-            CellSummary(
-                model=label,
-                task=key.task,
-                score=group.mean,
-                chance=group.chance,
-                scratch_score=twin.mean,
-                speed_up=ratio,
-                flops_per_example=group.mean_of("complexity", "flops_per_example"),
-                params=round(group.mean_of("complexity", "params_total")),
-            )
-        )
-    return summaries, skipped
-
-
-def _speed_up_ratio(group: Group, twin: Group) -> float | None:
-    """1 for a scratch twin (its own reference), else the measured speed-up; None without validation curves."""
-    if group is twin:
-        return 1.0
-    measured = speed_up(group, twin)
-    return None if measured is None else measured.ratio
-
-
-def _missing_inputs(group: Group, twin: Group | None) -> list[str]:
-    """What a group lacks to be scored: a finished seed, a chance level below the ceiling, positive FLOPs and
-    parameter counts, and a scratch twin with a score."""
-    if group.mean is None:
-        return ["finished seed"]
-    flops, params = group.mean_of("complexity", "flops_per_example"), group.mean_of("complexity", "params_total")
-    missing = [] if group.chance is not None and group.chance < reusability.QUALITY_CEILING else ["chance level"]
-    missing += ["FLOPs"] if flops is None or flops <= 0 else []
-    missing += ["parameter count"] if params is None or params <= 0 else []
-    return missing + (["scratch twin score"] if twin is None or twin.mean is None else [])
-
-
-def reusability_section(results: list[CellResult], suite: str, weights: ScoreWeights = DEFAULT_WEIGHTS) -> list[str]:
-    """Composite reusability score of the suite's pretrained checkpoints, one table per modality.
-
-    Every part is measured against fixed references (`benchmark.estimators.reusability`), so a model's row does
-    not depend on which other models are in the suite. Scratch twins are shown below as unranked reference rows
-    (gain 0 and speed-up 1 by definition). Models from different modalities share no task, so each modality gets
-    its own table.
-    """
-    mine = [r for r in results if r.suite == suite]
-    lines = ["### Which checkpoint to reuse", "", *_formula_lines(weights), ""]
-    for modality in sorted({r.modality for r in mine}):
-        summaries, skipped = finetune_summaries([r for r in mine if r.modality == modality], suite)
-        lines += [f"#### {modality}", "", *_ranking_table(summaries, weights), ""]
-        lines += [f"- left out: {reason}" for reason in skipped] + ([""] if skipped else [])
-    return lines
-
-
-def _formula_lines(weights: ScoreWeights) -> list[str]:
-    """The composite's formula, quoted from `benchmark.estimators.reusability`'s docstring, and the weights used."""
-    formula = [line[4:] for line in (reusability.__doc__ or "").splitlines() if line.startswith("    ")]
-    return [
-        "Composite reusability score of each pretrained checkpoint (fine-tune protocol, means over seeds). For "
-        "every task t the model was fine-tuned on:",
-        "",
-        "```text",
-        *formula,
-        "```",
-        "",
-        f"Weights used: w_q = {weights.quality:.2f}, w_t = {weights.training_efficiency:.2f}, "
-        f"w_c = {weights.complexity_efficiency:.2f}. T_scratch is the scratch twin's training time until its "
-        "validation curve reaches the quality every one of its seeds reached; T_m the model's time to that same "
-        "validation score. Every part uses fixed references (chance, the ceiling, the model's own scratch twin, "
-        "absolute FLOPs), so adding or removing a model changes no other row. Parameters are shown, not scored "
-        "(they move with FLOPs). The order is by composite; which score differences exceed the seed spread is "
-        "in the tiers below. Rows marked `ref` are scratch twins (g = 0, s = 1 by definition), not ranked.",
-    ]
-
-
-SCORE_HEADER = (
-    "| Rank | Model | Composite | Q | q (quality) | g (gain) | E_t | Speed-up s (median) | E_c | GFLOPs/ex | "
-    "Params | Tasks |"
-)
-
-
-def _ranking_table(summaries: list[CellSummary], weights: ScoreWeights) -> list[str]:
-    """Ranked pretrained rows, then the scratch twins' reference rows."""
-    pretrained = [c for c in summaries if not c.model.endswith(SCRATCH_SUFFIX)]
-    if not pretrained:
-        return ["No finished pretrained fine-tune cell to rank."]
-    rows = [_score_row(str(rank), score) for rank, score in enumerate(reusability_scores(pretrained, weights), 1)]
-    twins = [c for c in summaries if c.model.endswith(SCRATCH_SUFFIX)]
-    rows += [_score_row("ref", score) for score in reusability_scores(twins, weights)]
-    return [SCORE_HEADER, "|" + "---|" * (SCORE_HEADER.count(" | ") + 1), *rows]
-
-
-def _score_row(rank: str, score: ModelScore) -> str:
-    parts = [score.composite, score.quality, score.absolute_quality]
-    cells = [rank, score.model, *(f"{v:.3f}" for v in parts), f"{score.gain:+.3f}", f"{score.training_efficiency:.3f}"]
-    cells += [format_speed_up(score.speed_up), f"{score.complexity_efficiency:.3f}"]
-    cells += [f"{score.flops_per_example / 1e9:.3f}", format_count(score.params), str(score.n_tasks)]
-    return "| " + " | ".join(cells) + " |"
+# --- formats shared by the sections ---------------------------------------------------------------------
 
 
 def format_speed_up(ratio: float | None) -> str:

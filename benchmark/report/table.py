@@ -27,11 +27,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.results.aggregate import Group, group_results, scratch_twin, speed_up
+from benchmark.results.aggregate import Group, architecture_of, group_results, scratch_twin, speed_up
 from benchmark.results.schema import CellResult
 from benchmark.utils.atomic import atomic_write
 
-TABLE_VERSION = 1  # bump when a column is renamed, removed or changes meaning; adding one keeps the version
+TABLE_VERSION = 2  # bump when a column is renamed, removed or changes meaning; adding one keeps the version
 TABLE_STEM = "results_table"
 PARQUET_NAME = f"{TABLE_STEM}.parquet"
 CSV_NAME = f"{TABLE_STEM}.csv"
@@ -101,13 +101,24 @@ COLUMNS: tuple[Column, ...] = (
     Column("suite", STRING, "Suite the cell belongs to.", lambda r: r.suite),
     Column("modality", STRING, "vision, text or audio.", lambda r: r.modality),
     Column("task", STRING, "Task id (tasks/<modality>/<task>.yaml).", lambda r: r.task),
-    Column("model", STRING, "Model id in the suite; the scratch twin shares it.", lambda r: r.model),
+    Column(
+        "model",
+        STRING,
+        "Model id in the suite; for a scratch twin, its architecture's name (one twin per architecture).",
+        lambda r: _variant_model(r),
+    ),
     Column("init", STRING, "pretrained, or scratch (same architecture, random initialisation).", lambda r: r.init),
     Column("protocol", STRING, "finetune (all weights) or linear_probe (frozen backbone).", lambda r: r.protocol),
     Column("seed", INT, "Training seed.", lambda r: r.seed),
     # what was run
     Column("checkpoint", STRING, "Checkpoint id or folder the model was loaded from.", _spec("model", "checkpoint")),
     Column("library", STRING, "timm or transformers.", _spec("model", "library")),
+    Column(
+        "architecture",
+        STRING,
+        "The checkpoint's architecture: its scratch twin is the row of this name with init scratch.",
+        architecture_of,
+    ),
     Column(
         "model_revision",
         STRING,
@@ -264,7 +275,20 @@ def table_rows(results: Iterable[CellResult]) -> list[Row]:
 
 
 def _order(record: CellResult) -> tuple:
-    return (record.suite, record.modality, record.task, record.protocol, record.model, record.init, record.seed)
+    return (
+        record.suite,
+        record.modality,
+        record.task,
+        record.protocol,
+        _variant_model(record),
+        record.init,
+        record.seed,
+    )
+
+
+def _variant_model(record: CellResult) -> str:
+    """The model column: the checkpoint's id, or for a scratch twin its architecture (as `group_results` keys it)."""
+    return architecture_of(record) if record.init == "scratch" else record.model
 
 
 def _cast(column: Column, value: Any) -> Any:
@@ -405,6 +429,7 @@ def row_record(row: Row) -> CellResult:
         chance={} if row["chance"] is None else {main: row["chance"]},
         curve=[{**point, "metrics": {}} for point in json.loads(row["validation_curve"] or "[]")],
         convergence=convergence,
+        specs={"model": {"architecture": row["architecture"]}} if row["architecture"] else {},
     )
 
 

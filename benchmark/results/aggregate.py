@@ -28,6 +28,7 @@ from benchmark.estimators.resampling import (
     welch_difference,
 )
 from benchmark.results.schema import CellResult
+from benchmark.utils.naming import architecture_name
 
 DEFAULT_TOLERANCE = 0.01  # when a record carries no convergence tolerance: the protocol's floor
 REPRODUCE_TOLERANCE = 1e-6  # predictions must give back the recorded test metric to this precision
@@ -121,6 +122,16 @@ class Group:
         return statistics.fmean(times)
 
     @cached_property
+    def time_to_final_quality(self) -> float | None:
+        """Mean over seeds of the training seconds until the validation curve first came within the tolerance of
+        the score it ends at (the cost of reaching what the run reaches); None unless every seed has a curve."""
+        if not self.ok or any(not r.curve for r in self.ok):
+            return None
+        tolerance = self.tolerance
+        times = [next(p.train_elapsed_s for p in r.curve if p.score >= r.curve[-1].score - tolerance) for r in self.ok]
+        return statistics.fmean(times)
+
+    @cached_property
     def unflattened(self) -> int:
         """Seeds whose validation curve had not flattened (`convergence.flattened` False)."""
         return sum(r.convergence is not None and not r.convergence.flattened for r in self.ok)
@@ -151,11 +162,22 @@ class Group:
 
 
 def group_results(results: list[CellResult]) -> dict[GroupKey, Group]:
-    """Results grouped over seeds, keyed and ordered deterministically."""
+    """Results grouped over seeds, keyed and ordered deterministically. A scratch result is keyed by its
+    architecture (`architecture_of`), so files that named a twin after the checkpoint owning it fall into the same
+    group as files of the architecture-keyed plan. Two results of one group and seed are an error."""
     grouped: dict[GroupKey, list[CellResult]] = defaultdict(list)
     for result in results:
-        key = GroupKey(result.suite, result.modality, result.task, result.model, result.init, result.protocol)
+        model = architecture_of(result) if result.init == "scratch" else result.model
+        key = GroupKey(result.suite, result.modality, result.task, model, result.init, result.protocol)
         grouped[key].append(result)
+    for key, members in grouped.items():
+        seeds = [r.seed for r in members]
+        if len(set(seeds)) != len(seeds):
+            owners = sorted({r.model for r in members})
+            raise ValueError(
+                f"two results of {key.model} ({key.init}) on {key.task} ({key.protocol}) share a seed, from "
+                f"models {owners}: keep one result folder per architecture"
+            )
     return {key: Group(key, sorted(grouped[key], key=lambda r: r.seed)) for key in sorted(grouped, key=_order)}
 
 
@@ -163,14 +185,23 @@ def _order(key: GroupKey) -> tuple:
     return (key.suite, key.modality, key.task, key.protocol, key.model, key.init)
 
 
+def architecture_of(result: CellResult) -> str:
+    """The architecture a result's model spec names (`ModelSpec.architecture_id`): its `architecture` field, else
+    its checkpoint's last path component and revision; the record's model id when the spec is not recorded."""
+    spec = result.specs.get("model") or {}
+    if spec.get("architecture"):
+        return spec["architecture"]
+    if spec.get("checkpoint"):
+        return architecture_name(spec["checkpoint"], spec.get("revision"))
+    return result.model
+
+
 def scratch_twin(groups: dict[GroupKey, Group], key: GroupKey) -> Group | None:
-    """The from-scratch group matching a pretrained one (same task and protocol): the model's own, or that of the
-    model its spec names as `scratch_twin` (same architecture, trained once for both)."""
+    """The from-scratch group of a pretrained one (same task and protocol): its architecture's, shared by every
+    checkpoint of that architecture."""
     group = groups.get(key)
-    specs = [r.specs.get("model") or {} for r in group.results] if group is not None else []
-    owner = next((spec["scratch_twin"] for spec in specs if spec.get("scratch_twin")), key.model)
-    twin = GroupKey(key.suite, key.modality, key.task, owner, "scratch", key.protocol)
-    return groups.get(twin)
+    architecture = architecture_of(group.results[0]) if group is not None and group.results else key.model
+    return groups.get(GroupKey(key.suite, key.modality, key.task, architecture, "scratch", key.protocol))
 
 
 def learned_something(scratch: Group) -> bool | None:

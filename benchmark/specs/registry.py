@@ -115,7 +115,7 @@ class Registry:
         models = models + [model for model in ad_hoc_models if model.id not in known]
         where = self.suite_files.get(suite_name, suite_name)
         source_tasks = self._source_tasks(models, where, problems)
-        problems += _scratch_twin_problems(models, where)
+        problems += _architecture_problems(models, where)
         if problems:
             raise SpecError(problems)
         return ResolvedSuite(
@@ -198,28 +198,21 @@ def _ad_hoc_models(extra: Sequence[ModelSpec], models: list[ModelSpec], problems
     return kept
 
 
-def _scratch_twin_problems(models: list[ModelSpec], where) -> list[str]:
-    """A `scratch_twin` must name another suite model of the same library and modality that has no twin itself."""
-    by_id = {model.id: model for model in models}
+def _architecture_problems(models: list[ModelSpec], where) -> list[str]:
+    """Checkpoints that share an architecture name share one scratch twin, so they must be one architecture:
+    the same library, modality, checkpoint and revision. Two that are not need `architecture` names of their own.
+    Removing a model can never raise this; adding one can, and the message says how to fix it."""
+    first: dict[str, ModelSpec] = {}
     problems = []
     for model in models:
-        if model.scratch_twin is None:
-            continue
-        twin = by_id.get(model.scratch_twin)
-        prefix = f"{where}: model {model.id!r}: field 'scratch_twin'"
-        if twin is None or twin.id == model.id:
-            others = [m for m in by_id if m != model.id]
+        seen = first.setdefault(model.architecture_id, model)
+        identity = ("library", "modality", "checkpoint", "revision")
+        if any(getattr(seen, name) != getattr(model, name) for name in identity):
             problems.append(
-                f"{prefix}: {model.scratch_twin!r} is not another model of the suite"
-                f"{suggest(model.scratch_twin, others)}"
+                f"{where}: model {model.id!r}: field 'architecture': {model.architecture_id!r} is also the "
+                f"architecture of {seen.id!r} ({seen.library} {seen.checkpoint!r}), a different checkpoint; "
+                "give one of them an `architecture:` name of its own"
             )
-        elif (twin.library, twin.modality) != (model.library, model.modality):
-            problems.append(
-                f"{prefix}: {twin.id!r} is a {twin.library} {twin.modality} model, "
-                f"this one {model.library} {model.modality}"
-            )
-        elif twin.scratch_twin is not None:
-            problems.append(f"{prefix}: {twin.id!r} shares another model's twin itself; name {twin.scratch_twin!r}")
     return problems
 
 

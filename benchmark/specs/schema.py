@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from benchmark.utils.naming import architecture_name
+
 Modality = Literal["vision", "text", "audio"]
 Protocol = Literal["finetune", "linear_probe"]
 Library = Literal["timm", "transformers"]
@@ -235,10 +237,31 @@ class ModelSpec(StrictModel):
     pretrain: PretrainSpec | None = Field(
         default=None, description="Train on a source task of the registry first; the result is this checkpoint."
     )
-    scratch_twin: str | None = Field(
+    architecture: str | None = Field(
         default=None,
-        description="Id of a suite model of the same architecture whose scratch twin this model shares (trained once).",
+        pattern=ID_PATTERN,
+        description="Name of the architecture from random weights (the scratch twin, one per architecture and "
+        "shared by every checkpoint of it); default: derived from the checkpoint and revision "
+        "(`benchmark.utils.naming.architecture_name`). Name it to tell apart two checkpoints whose derived names meet.",
     )
+
+    @property
+    def architecture_id(self) -> str:
+        """The scratch twin's id: `architecture`, else derived from the checkpoint and revision."""
+        return self.architecture or architecture_name(self.checkpoint, self.revision)
+
+    def scratch_twin(self) -> ModelSpec:
+        """The same architecture from random weights, as a model of its own: built from this checkpoint's config,
+        with no pretraining stage and no pretraining data. Every checkpoint of the architecture plans this one
+        twin, so which other checkpoints a suite holds never changes it."""
+        return ModelSpec(
+            id=self.architecture_id,
+            library=self.library,
+            checkpoint=self.checkpoint,
+            modality=self.modality,
+            revision=self.revision,
+            architecture=self.architecture,
+        )
 
 
 class ScoreWeights(StrictModel):

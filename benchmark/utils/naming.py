@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import re
+import zlib
 from collections.abc import Iterable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+ASSETS_PREFIX = "{assets}/"  # checkpoints of the prepared offline assets (`benchmark.assets`)
 SCRATCH_SUFFIX = " (scratch)"  # the display suffix of a scratch twin (`variant_label`)
 
 
@@ -25,6 +27,27 @@ def safe_component(name: str) -> str:
 def variant_dirname(model: str, init: str) -> str:
     """Directory name of a model variant: the pretrained model keeps its id, its scratch twin gets `__scratch`."""
     return safe_component(model) + ("__scratch" if init == "scratch" else "")
+
+
+def architecture_name(checkpoint: str, revision: str | None = None) -> str:
+    """The name of a checkpoint's architecture from random weights (its scratch twin), from the checkpoint alone,
+    so every model of one checkpoint shares it whatever its id, its pretraining stage or the suite's other models:
+
+    - a timm or hub name without an organisation, or a folder of the prepared assets: the name itself
+      (``resnet10t``, ``{assets}/checkpoints/tf_efficientnet_lite0`` -> ``tf_efficientnet_lite0``);
+    - a hub id ``org/name``: ``org--name``, as the Hub's cache names it;
+    - any other local folder: its name and a short hash of its path, since two folders may share a name.
+
+    A pinned revision is appended (``-<revision>``).
+    """
+    text = str(checkpoint).replace("\\", "/").rstrip("/")
+    name = text.rsplit("/", 1)[-1]
+    if text.startswith(("/", ".", "~")):
+        name = f"{name}-{zlib.crc32(text.encode('utf-8')):08x}"
+    elif "/" in text and not text.startswith(ASSETS_PREFIX):
+        name = text.replace("/", "--")
+    base = safe_component(name)
+    return f"{base}-{safe_component(revision)}" if revision else base
 
 
 def variant_label(model: str, init: str) -> str:

@@ -64,13 +64,14 @@ def test_an_added_task_without_a_model_of_its_modality_is_an_error(tiny_tasks):
         plan_cells(suite, Selection(tasks=["tones"]))
 
 
-def test_a_shared_scratch_twin_is_planned_once_wherever_it_is_selected():
+def test_a_scratch_twin_is_planned_once_per_architecture_wherever_it_is_selected():
     base = ModelSpec(id="base", library="timm", checkpoint="resnet10t", modality="vision")
-    derived = base.model_copy(update={"id": "derived", "scratch_twin": "base"})
+    derived = base.model_copy(update={"id": "derived"})
+    other = ModelSpec(id="other", library="timm", checkpoint="resnet18", modality="vision")
     task = TaskSpec(task="t", modality="vision", dataset={"path": "imagefolder", "input_column": "image"})
     suite = ResolvedSuite(
         spec=SuiteSpec(suite="s"),
-        models=[base, derived],
+        models=[base, derived, other],
         tasks=[task],
         protocols=["finetune"],
         seeds=[0],
@@ -78,6 +79,12 @@ def test_a_shared_scratch_twin_is_planned_once_wherever_it_is_selected():
         score_weights=ScoreWeights(),
     )
     names = [group.name for group in plan_groups(suite)]
-    assert names == ["base/t/finetune", "base__scratch/t/finetune", "derived/t/finetune"]
+    assert names == [
+        "base/t/finetune",
+        "resnet10t__scratch/t/finetune",
+        "derived/t/finetune",
+        "other/t/finetune",
+        "resnet18__scratch/t/finetune",
+    ]
     only_derived = [group.name for group in plan_groups(suite, Selection(models=["derived"]))]
-    assert only_derived == ["derived/t/finetune", "base__scratch/t/finetune"]
+    assert only_derived == ["derived/t/finetune", "resnet10t__scratch/t/finetune"]

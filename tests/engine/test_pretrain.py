@@ -37,13 +37,11 @@ ZOO_SUITE = """
         checkpoint: "{assets}/tiny-bert"
         modality: text
         pretrain: {task: topics, init: pretrained, max_steps: 4, learning_rate: 0.003, batch_size: 8}
-        scratch_twin: tiny-bert
       - id: bert-on-weather
         library: transformers
         checkpoint: "{assets}/tiny-bert"
         modality: text
         pretrain: {task: weather, init: scratch, max_steps: 4, learning_rate: 0.003, batch_size: 8}
-        scratch_twin: tiny-bert
       - id: resnet-on-colours
         library: timm
         checkpoint: "{assets}/tiny-resnet"
@@ -105,7 +103,7 @@ def test_stage_records_its_source_and_the_cells_transfer_from_it(zoo_run):
     assert read_finished(_stage(output, "bert-on-weather")).record.source_task == "weather"
     result = read_result(output / "zoo_tiny" / "bert-on-topics" / "weather" / "finetune-seed0.json")
     assert result.status == "ok" and result.specs["model"]["pretrain"]["task"] == "topics"
-    # the shared scratch twin is trained once, under the model that owns it
+    # the architecture's scratch twin is trained once, shared by its three checkpoints
     assert not (output / "zoo_tiny" / "bert-on-topics__scratch").exists()
     assert (output / "zoo_tiny" / "tiny-bert__scratch" / "weather" / "finetune-seed0.json").exists()
 

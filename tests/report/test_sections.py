@@ -1,31 +1,17 @@
-"""Analysis sections and plots on the hand-made suite of `tests.report.suite_records`.
-
-Composite, by hand (ceiling 1, weights 0.6 / 0.2 / 0.2; E_c = log(1e12 / F) / log(1e6)):
-
-    t1 (chance 0.5):  A q 0.8 g 0.7 Q 0.75 s 4 | B q 0.4 g 0.2 Q 0.3 s 2 | C q 0.2 g 0.2 Q 0.2 s 1
-    t2 (chance 0.25): A q 1/3 g 2/15 Q 7/30 s 0.5 | B q 11/15 g 0.4 Q 17/30 s 4 | C q 0.5067 g 0.44 Q 0.5733 s 2
-    E_t = s / (1 + s): A (0.8 + 1/3) / 2, B (2/3 + 0.8) / 2, C (0.5 + 2/3) / 2
-    E_c: A log10(250) / 6 = 0.3997, B 0.5, C 5/6
-    A 0.6 * 0.49167 + 0.2 * 0.56667 + 0.2 * 0.39966 = 0.48826
-    B 0.6 * 0.43333 + 0.2 * 0.73333 + 0.2 * 0.5     = 0.50667
-    C 0.6 * 0.38667 + 0.2 * 0.58333 + 0.2 * 0.83333 = 0.51533
-
-Scratch twins (g = 0, s = 1): Q = mean q / 2, E_t = 0.5: C 0.30667, B 0.28, A 0.22493.
-"""
+"""Analysis sections and plots on the hand-made suite of `tests.report.suite_records` (the reuse ranking and
+cards: `tests/report/test_reuse.py`)."""
 
 from __future__ import annotations
 
-import math
 import random
 
 import pytest
 
 from benchmark.report.plots import estimator_vs_finetune, pareto_front, quality_vs_flops, similarity_heatmaps
+from benchmark.report.reuse import reuse_sections
 from benchmark.report.sections import (
-    finetune_summaries,
     prediction_section,
     ranking_tiers,
-    reusability_section,
     separability_section,
     similarity_section,
 )
@@ -34,63 +20,11 @@ from testkit.markdown import table_rows
 from tests.report.suite_records import SUITE, similarity, suite_results
 
 N_BOOT = 200
-E_C_A = math.log10(250) / 6
 
 
 @pytest.fixture(scope="module")
 def prediction() -> list[str]:
     return prediction_section(suite_results(), SUITE, n_boot=N_BOOT)
-
-
-def test_summaries_carry_the_twin_and_the_speed_up():
-    summaries, skipped = finetune_summaries(suite_results(), SUITE)
-    by_key = {(c.model, c.task): c for c in summaries}
-    assert skipped == [] and len(summaries) == 12
-    assert by_key["A", "t1"].score == pytest.approx(0.9) and by_key["A", "t1"].scratch_score == pytest.approx(0.55)
-    assert by_key["A", "t1"].speed_up == pytest.approx(4.0) and by_key["A", "t2"].speed_up == pytest.approx(0.5)
-    assert by_key["C (scratch)", "t2"].speed_up == 1.0 and by_key["C (scratch)", "t2"].scratch_score == pytest.approx(
-        0.45
-    )
-
-
-def test_a_model_without_its_scratch_twin_is_left_out_with_the_reason():
-    results = [r for r in suite_results() if not (r.model == "B" and r.init == "scratch" and r.task == "t2")]
-    summaries, skipped = finetune_summaries(results, SUITE)
-    assert skipped == ["B on t2: no scratch twin score"]
-    assert ("B", "t2") not in {(c.model, c.task) for c in summaries}
-
-
-def test_reusability_ranking_and_parts_match_hand_computation():
-    rows = table_rows(reusability_section(suite_results(), SUITE), "Rank")
-    assert [row[1] for row in rows] == ["C", "B", "A", "C (scratch)", "B (scratch)", "A (scratch)"]
-    assert [row[0] for row in rows] == ["1", "2", "3", "ref", "ref", "ref"]
-    composite, quality, gain, time_part, speed, complexity = (
-        {row[1]: row[i] for row in rows} for i in (2, 3, 5, 6, 7, 8)
-    )
-    expected = {"A": 0.48826, "B": 0.50667, "C": 0.51533, "A (scratch)": 0.22493, "C (scratch)": 0.30667}
-    for model, value in expected.items():
-        assert float(composite[model]) == pytest.approx(value, abs=6e-4)  # printed with 3 decimals
-    assert float(quality["A"]) == pytest.approx(0.49167, abs=6e-4) and gain["C"] == "+0.320"
-    assert float(time_part["B"]) == pytest.approx(0.73333, abs=6e-4) and speed["B"] == "×3.00"
-    assert float(complexity["A"]) == pytest.approx(E_C_A, abs=6e-4) and complexity["C"] == "0.833"
-    assert all(row[-1] == "2" for row in rows)
-    assert gain["A (scratch)"] == "+0.000" and speed["A (scratch)"] == "×1.00"
-
-
-def test_composite_of_a_model_does_not_change_when_another_model_is_removed():
-    full = {row[1]: row[2:] for row in table_rows(reusability_section(suite_results(), SUITE), "Rank")}
-    without_c = [r for r in suite_results() if r.model != "C"]
-    fewer = {row[1]: row[2:] for row in table_rows(reusability_section(without_c, SUITE), "Rank")}
-    assert set(fewer) == {"B", "A", "B (scratch)", "A (scratch)"}
-    assert all(fewer[model] == full[model] for model in fewer)
-
-
-def test_reusability_section_states_formula_and_weights():
-    text = "\n".join(reusability_section(suite_results(), SUITE))
-    assert "composite = (w_q mean_t Q + w_t mean_t E_t + w_c mean_t E_c) / (w_q + w_t + w_c)" in text
-    assert "q   = clip((score - chance) / (ceiling - chance), 0, 1)" in text
-    assert "E_t = s / (1 + s)" in text and "F_min = 1e6 (E_c = 1), F_max = 1e12 (E_c = 0)" in text
-    assert "w_q = 0.60, w_t = 0.20, w_c = 0.20" in text
 
 
 def test_tiers_separate_only_what_exceeds_the_spread():
@@ -187,7 +121,7 @@ def test_two_tasks_make_no_nearest_task_statement_and_no_floor_is_said_plainly()
 def test_sections_are_deterministic(prediction):
     shuffled = suite_results()
     random.Random(1).shuffle(shuffled)
-    assert reusability_section(shuffled, SUITE) == reusability_section(suite_results(), SUITE)
+    assert reuse_sections(shuffled, SUITE) == reuse_sections(suite_results(), SUITE)
     assert prediction_section(shuffled, SUITE, n_boot=N_BOOT) == prediction
     assert separability_section(shuffled, SUITE) == separability_section(suite_results(), SUITE)
     assert similarity_section([similarity()]) == similarity_section([similarity()])

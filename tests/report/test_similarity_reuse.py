@@ -55,12 +55,13 @@ def independent() -> dict[str, dict[str, float]]:
 
 
 def zoo_results(gains: dict[str, dict[str, float]], twin_of: dict[str, str] | None = None) -> list:
-    """Fine-tunes and scratch twins; `twin_of` names a model whose scratch twin another model shares."""
+    """Fine-tunes and scratch twins; `twin_of` names a model whose architecture (checkpoint) another model has,
+    so that the two share one scratch twin, filed under the first model's name as older plans did."""
     twin_of = twin_of or {}
     results = []
     for target in TARGETS:
         for model in MODELS:
-            spec = {"model": {"id": model, **({"scratch_twin": twin_of[model]} if model in twin_of else {})}}
+            spec = {"model": {"id": model, "checkpoint": f"{{assets}}/{twin_of.get(model, model)}"}}
             for seed, (up, down) in enumerate(zip(PRETRAINED_SEEDS, SCRATCH_SEEDS, strict=True)):
                 score = round(SCRATCH + gains[target][model] + up, 6)
                 results.append(_cell(model, "pretrained", target, seed, score, spec))

@@ -294,32 +294,46 @@ PRETRAIN_SUITE = """
       - {id: base, library: timm, checkpoint: resnet10t, modality: vision}
       - id: on-colours
         library: timm
-        checkpoint: resnet10t
+        checkpoint: %s
         modality: vision
         pretrain: {task: %s, max_steps: 10, learning_rate: 0.01}
-        scratch_twin: %s
     tasks: [colours]
 """
 
 
-def test_pretrain_source_and_scratch_twin_resolve(tmp_path):
+def test_pretrain_source_and_shared_architecture_resolve(tmp_path):
     write(tmp_path / "vision" / "a.yaml", VALID_TASK)
-    write(tmp_path / "suites" / "s.yaml", PRETRAIN_SUITE % ("colours", "base"))
+    write(tmp_path / "suites" / "s.yaml", PRETRAIN_SUITE % ("resnet10t", "colours"))
     suite = load_registry(tmp_path).resolve("s")
     assert suite.source_tasks["on-colours"].task == "colours" and "base" not in suite.source_tasks
+    twins = {model.scratch_twin() for model in suite.models}
+    assert len(twins) == 1 and twins.pop().model_dump(exclude_defaults=True) == {
+        "id": "resnet10t",
+        "library": "timm",
+        "checkpoint": "resnet10t",
+        "modality": "vision",
+    }
 
 
 @pytest.mark.parametrize(
-    ("source", "twin", "expected"),
+    ("checkpoint", "source", "expected"),
     [
-        ("colour", "base", "model 'on-colours': field 'pretrain.task': unknown task 'colour'; did you mean 'colours'?"),
-        ("colours", "bsae", "model 'on-colours': field 'scratch_twin': 'bsae' is not another model of the suite"),
-        ("colours", "on-colours", "field 'scratch_twin': 'on-colours' is not another model"),
+        (
+            "resnet10t",
+            "colour",
+            "model 'on-colours': field 'pretrain.task': unknown task 'colour'; did you mean 'colours'?",
+        ),
+        (
+            "elsewhere/resnet10t\n        architecture: resnet10t",  # a name given that another checkpoint has
+            "colours",
+            "model 'on-colours': field 'architecture': 'resnet10t' is also the architecture of 'base' "
+            "(timm 'resnet10t'), a different checkpoint; give one of them an `architecture:` name of its own",
+        ),
     ],
 )
-def test_pretrain_and_scratch_twin_errors_name_the_field(tmp_path, source, twin, expected):
+def test_pretrain_and_architecture_errors_name_the_field(tmp_path, checkpoint, source, expected):
     write(tmp_path / "vision" / "a.yaml", VALID_TASK)
-    suite_file = write(tmp_path / "suites" / "s.yaml", PRETRAIN_SUITE % (source, twin))
+    suite_file = write(tmp_path / "suites" / "s.yaml", PRETRAIN_SUITE % (checkpoint, source))
     with pytest.raises(SpecError) as caught:
         load_registry(tmp_path).resolve("s")
     assert expected in str(caught.value) and str(suite_file) in str(caught.value)
@@ -327,7 +341,7 @@ def test_pretrain_and_scratch_twin_errors_name_the_field(tmp_path, source, twin,
 
 def test_pretrain_needs_a_budget(tmp_path):
     write(tmp_path / "vision" / "a.yaml", VALID_TASK)
-    text = (PRETRAIN_SUITE % ("colours", "base")).replace("max_steps: 10, ", "")
+    text = (PRETRAIN_SUITE % ("resnet10t", "colours")).replace("max_steps: 10, ", "")
     write(tmp_path / "suites" / "s.yaml", text)
     with pytest.raises(SpecError) as caught:
         load_registry(tmp_path)
