@@ -116,7 +116,9 @@ class FinetuneSearch:
                 train,
                 validation,
                 collate,
-                self._train_config(config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung], final),
+                self._train_config(
+                    config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung], final, self._rung_ends()
+                ),
                 metric_fn(cell.task.metrics),
                 cell.task.main_metric,
                 description=f"finetune {cell.name} lr={config['learning_rate']:g} wd={config['weight_decay']:g} "
@@ -195,12 +197,24 @@ class FinetuneSearch:
         )
         return result.model_copy(update={"search": record, "complexity": complexity})
 
+    def _rung_ends(self) -> tuple[int, ...]:
+        """The steps where earlier rungs stop: every run evaluates there, however far back it had to restart."""
+        return tuple(self.state.budgets[:-1])
+
     def _train_config(
-        self, config, batch_size: int, seed: int, checkpoint_dir: Path, stop_at: int, final: bool = True
+        self,
+        config,
+        batch_size: int,
+        seed: int,
+        checkpoint_dir: Path,
+        stop_at: int,
+        final: bool = True,
+        rung_ends: tuple[int, ...] = (),
     ) -> TrainConfig:
         """One run of the search: to `stop_at` steps of the whole schedule; the validation curve is drawn in the
         final rung only (earlier rungs are scored where they stop), so the chosen run's curve has a point at each
-        rung's end and then every evaluation interval of the last rung."""
+        rung's end and then every evaluation interval of the last rung. A final run whose earlier rungs' state was
+        lost to a kill is trained again from its latest checkpoint and draws that same curve."""
         training = self.training
         return TrainConfig(
             epochs=training.epochs,
@@ -218,6 +232,8 @@ class FinetuneSearch:
             stop_at_step=stop_at,
             rung_states=self.rung_states,
             periodic_evals=final,
+            rung_ends=rung_ends,
+            periodic_after=rung_ends[-1] if rung_ends else 0,
         )
 
     def _total_steps(self) -> int:

@@ -8,7 +8,9 @@ scores it once, with `predict`, after the final run. A run may stop early at `st
 successive-halving search): it saves its state there (in memory, given `rung_states`, else on disk) and a later
 call continues the same schedule, so a configuration that survives every rung ends exactly as one uninterrupted
 run would. Such a rung may skip the periodic evaluations (`periodic_evals=False`): a search reads only the score
-where it stops, and evaluation never changes the training itself.
+where it stops, and evaluation never changes the training itself. Where a search stops its rungs (`rung_ends`) a run
+always evaluates, and periodic evaluations start only after `periodic_after`, so a run trained through its earlier
+rungs again (its state between rungs was lost to a kill) draws the curve of the run that stopped at each of them.
 Losses stay on the device and are read only at logging points, so the loop never waits on the host each step;
 a non-finite loss there stops the run with `DivergedError`. Each validation point also records the mean training
 loss since the previous one (from those same reads, so it costs no extra synchronisation), which experiment
@@ -68,6 +70,8 @@ class TrainConfig:
     max_steps: int | None = None  # the budget in optimizer steps; overrides epochs
     rung_states: RungStates | None = None  # keeps the state at `stop_at_step` in memory rather than on disk
     periodic_evals: bool = True  # False: evaluate only where the run stops (an early rung of a search)
+    rung_ends: tuple[int, ...] = ()  # steps where a search stops its earlier rungs: always evaluated
+    periodic_after: int = 0  # periodic evaluations only after this step (a search's last rung starts here)
 
     def total_steps(self, batches_per_epoch: int) -> int:
         """The whole budget in optimizer steps: `max_steps`, or `epochs` worth of accumulated batches."""
@@ -245,8 +249,7 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
             progress.update(1)
             # Evaluation points are also where a run may checkpoint; one that skips its periodic evaluations
             # (an early rung) keeps them as checkpoint points, so a long rung is not lost to a kill.
-            at_point = step % eval_every == 0 or step == stop_at
-            at_eval = (config.periodic_evals and at_point) or step == stop_at
+            at_point, at_eval = _evaluation_point(config, step, eval_every, stop_at)
             if step % LOG_EVERY_STEPS == 0 or at_point:
                 mean_loss = _check_finite(accelerator, running_loss / micro_batches, step)
                 progress.set_postfix(loss=f"{mean_loss:.4f}")
@@ -281,6 +284,17 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
             loop, outcome, step, durable=outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s
         )
     return outcome
+
+
+def _evaluation_point(config: TrainConfig, step: int, eval_every: int, stop_at: int) -> tuple[bool, bool]:
+    """Whether `step` is a point (the loss is read, a checkpoint may be written) and whether it is evaluated.
+
+    Both depend on the step and the search's rungs only, never on where this call started: a search's run that is
+    trained again from an earlier step reads its losses and evaluates where the run it replaces did."""
+    at_rung_end = step in config.rung_ends
+    at_point = step % eval_every == 0 or step == stop_at or at_rung_end
+    periodic = config.periodic_evals and step > config.periodic_after and step % eval_every == 0
+    return at_point, periodic or step == stop_at or at_rung_end
 
 
 def _train_step(loop: _Loop, batch) -> torch.Tensor:

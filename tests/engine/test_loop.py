@@ -104,6 +104,22 @@ def test_an_early_rung_without_periodic_evals_is_scored_only_where_it_stops_and_
         torch.testing.assert_close(resumed, uninterrupted)
 
 
+def test_a_final_run_trained_again_through_its_rungs_draws_the_curve_of_the_run_that_stopped_at_them(tmp_path):
+    rungs = dict(rung_ends=(5, 11), periodic_after=11)  # a search stopping at steps 5 and 11 of 18
+    base = dict(epochs=3, batch_size=16, learning_rate=0.05, evals_per_epoch=2, **rungs)
+    stopped = dict(base, rung_states=RungStates(), checkpoint_dir=tmp_path / "ckpt")
+    for stop in (5, 11):  # the uninterrupted search: early rungs scored where they stop, kept in memory
+        torch.manual_seed(0)
+        run(TrainConfig(**stopped, stop_at_step=stop, periodic_evals=False), DropoutHead(8, 3))
+    torch.manual_seed(0)
+    continued = run(TrainConfig(**stopped), DropoutHead(8, 3))
+    torch.manual_seed(0)  # after a kill: the rung states are gone, the final run trains from the first step
+    again = run(TrainConfig(**base), DropoutHead(8, 3))
+    assert [p["step"] for p in continued.curve] == [5, 11, 12, 15, 18]  # not 3, 6 and 9 in the early rungs
+    drop_timing = [{k: v for k, v in p.items() if k != "train_elapsed_s"} for p in continued.curve]
+    assert [{k: v for k, v in p.items() if k != "train_elapsed_s"} for p in again.curve] == drop_timing
+
+
 def test_predict_split_returns_every_example_in_order():
     accelerator, model = Accelerator(), LinearHead(8, 3)
     data = blobs(13, 2)

@@ -3,6 +3,7 @@ redoes no finished candidate and matches an uninterrupted run."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.engine import finetune, loop
 from benchmark.results.store import find_result_files, read_result
+from benchmark.run import main
 from testkit.fixtures import RUN_SCRIPT, tiny_run_args
 
 pytestmark = pytest.mark.integration  # runs the suite, launches processes or builds real assets
@@ -94,3 +97,65 @@ def test_killed_in_second_task_then_resumed_matches_uninterrupted(
         relative = path.relative_to(uninterrupted)
         assert comparable(tmp_path / relative) == comparable(path), relative
     assert not (tmp_path / SEARCH).exists()  # a finished search leaves no state or checkpoints behind
+
+
+class Killed(BaseException):
+    """A SIGKILL in the middle of a run, in process: nothing kept in memory survives into the rerun (the search's
+    rung states live in the run's `FinetuneSearch`), and the short runs here write no disk checkpoint."""
+
+
+def kill_in_rung(monkeypatch: pytest.MonkeyPatch, kill_rung: int) -> None:
+    """Make the next run die a few optimizer steps into the second seed's first run of rung `kill_rung`."""
+    real_train, real_step = finetune.FinetuneSearch._train, loop._train_step
+    armed = [True]
+
+    def train(self, index, rung, position, cell, final):
+        if not armed[0] or rung != kill_rung or position != 1:
+            return real_train(self, index, rung, position, cell, final)
+        armed[0] = False
+        steps = itertools.count()
+
+        def dying_step(state, batch):
+            if next(steps) == 2:
+                raise Killed
+            return real_step(state, batch)
+
+        monkeypatch.setattr(loop, "_train_step", dying_step)
+        try:
+            return real_train(self, index, rung, position, cell, final)
+        finally:
+            monkeypatch.setattr(loop, "_train_step", real_step)
+
+    monkeypatch.setattr(finetune.FinetuneSearch, "_train", train)
+
+
+def in_process_args(tiny_tasks, tiny_assets, output: Path) -> list[str]:
+    """Two seeds of one fine-tune search with early evaluation points, so a final run's curve shows where it
+    was evaluated; the default checkpoint interval keeps the rung states of these short runs in memory only."""
+    narrow = ["--models", "tiny-bert", "--tasks", "topics", "--protocols", "finetune", "--no-scratch"]
+    return tiny_run_args(tiny_tasks, tiny_assets, output, *narrow, "--seeds", "0,1", "--epochs", "6", "--no-similarity")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_in_process(tiny_tasks, tiny_assets, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("uninterrupted-in-process")
+    assert main(in_process_args(tiny_tasks, tiny_assets, output)) == 0
+    return output
+
+
+@pytest.mark.parametrize("kill_rung", [0, 1])
+def test_a_kill_in_any_rung_leaves_the_whole_record_of_an_uninterrupted_run(
+    kill_rung, uninterrupted_in_process, tiny_tasks, tiny_assets, tmp_path, monkeypatch
+):
+    args = in_process_args(tiny_tasks, tiny_assets, tmp_path)
+    with monkeypatch.context() as patched:
+        kill_in_rung(patched, kill_rung)
+        with pytest.raises(Killed):
+            main(args)
+    assert not find_result_files(tmp_path / "tiny")  # killed before any result of the group was written
+    assert main(args) == 0
+    expected = find_result_files(uninterrupted_in_process / "tiny")
+    assert len(expected) == 2
+    for path in expected:
+        relative = path.relative_to(uninterrupted_in_process)
+        assert comparable(tmp_path / relative) == comparable(path), relative  # curves and train losses included
