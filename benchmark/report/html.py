@@ -1,11 +1,14 @@
-"""The leaderboard as one static HTML file: sortable, filterable tables, the plots and the formulas.
+"""The leaderboard as one static HTML file: sortable, filterable boards, the answers, the plots and the formulas.
 
-Rendered from the results table (`benchmark.report.table`) alone, so the page and the parquet/CSV can never
-disagree. The file is self-contained: CSS and JavaScript are inline and the PNG plots are embedded as base64
-data URIs, so it opens from disk, an e-mail attachment or a Hub repository without fetching anything. Per suite
-and modality there is one table of pretrained (model, task, protocol) rows, mean over seeds, with the scratch
-twin beside it, as in the markdown. Clicking a column header sorts by it (again to reverse); the text box and
-the model menu filter every table at once. Output depends only on the table and the figures, byte for byte.
+The boards are rendered from the results table (`benchmark.report.table`), so the page and the parquet/CSV can
+never disagree; the answers above them (which checkpoint to reuse, the cards, what reuse buys, the tiers, the
+signals' agreement, task similarity) are the markdown's own sections, rendered by `markdown_html`, so the page
+holds everything the markdown holds. The file is self-contained: CSS and JavaScript are inline and the PNG plots
+are embedded as base64 data URIs (each links to its PNG beside the page, full size), so it opens from disk, an
+e-mail attachment or a Hub repository without fetching anything. Per suite and modality there is one board of
+pretrained (model, task, protocol) rows, mean over seeds, with the scratch twin beside it, as in the markdown.
+Clicking a column header sorts by it (again to reverse); the text box and the model menu filter every board at
+once. Output depends only on its inputs, byte for byte.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from benchmark.estimators import reusability
+from benchmark.report import markdown_html
 from benchmark.report.table import CSV_NAME, PARQUET_NAME, Row, Summary, read_results_table, summarise
 from benchmark.utils.atomic import atomic_write_text
 
@@ -166,6 +170,8 @@ figure{display:inline-block;margin:.5rem 1rem .5rem 0;vertical-align:top}
 figure img{max-width:560px;border:1px solid #e4e8ee}
 figcaption{font-size:12px;color:#5b6570}pre{background:#f6f8fa;padding:.8rem;overflow-x:auto}
 dt{font-weight:600}dd{margin:0 0 .4rem 1.2rem}
+.scroll{overflow-x:auto}table.analysis td,table.analysis th{white-space:normal;text-align:left;max-width:60rem}
+section.answers h4{margin:1rem 0 .2rem}
 """
 
 SCRIPT = """
@@ -218,15 +224,19 @@ SCRIPT = """
 
 
 def write_html(
-    table: Path | pa.Table | Iterable[Row], out_dir: Path, figures: dict[str, list[str]] | None = None
+    table: Path | pa.Table | Iterable[Row],
+    out_dir: Path,
+    figures: dict[str, list[str]] | None = None,
+    answers: dict[str, list[str]] | None = None,
 ) -> Path:
     """Write `<out_dir>/index.html` from the results table (a parquet path, an arrow table or its rows), embedding
-    the PNGs named per suite in `figures` (paths relative to `out_dir`, as the leaderboard builder writes them)."""
+    the PNGs named per suite in `figures` (paths relative to `out_dir`, as the leaderboard builder writes them) and
+    the markdown sections per suite in `answers` (the reuse ranking, cards, tiers, agreement, similarity)."""
     out_dir = Path(out_dir)
     embedded = {
         suite: [(name, _data_uri(out_dir / name)) for name in names] for suite, names in (figures or {}).items()
     }
-    return atomic_write_text(out_dir / PAGE_NAME, render_html(_rows(table), embedded))
+    return atomic_write_text(out_dir / PAGE_NAME, render_html(_rows(table), embedded, answers))
 
 
 def _rows(table: Path | pa.Table | Iterable[Row]) -> list[Row]:
@@ -244,8 +254,13 @@ def _data_uri(path: Path) -> str | None:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def render_html(rows: list[Row], figures: dict[str, list[tuple[str, str | None]]] | None = None) -> str:
-    """The whole page; `figures[suite]` lists (name, data URI or None) pairs to show under that suite."""
+def render_html(
+    rows: list[Row],
+    figures: dict[str, list[tuple[str, str | None]]] | None = None,
+    answers: dict[str, list[str]] | None = None,
+) -> str:
+    """The whole page; `figures[suite]` lists (name, data URI or None) pairs to show under that suite, and
+    `answers[suite]` the markdown sections to render above its results tables."""
     summaries = summarise(rows)
     suites = sorted({row["suite"] for row in rows})
     models = sorted({s.model for s in summaries if s.init == "pretrained"})
@@ -259,7 +274,8 @@ def render_html(rows: list[Row], figures: dict[str, list[tuple[str, str | None]]
         _controls(models),
     ]
     for suite in suites:
-        parts += _suite(suite, [s for s in summaries if s.suite == suite], rows, (figures or {}).get(suite, []))
+        mine = [s for s in summaries if s.suite == suite]
+        parts += _suite(suite, mine, rows, (figures or {}).get(suite, []), (answers or {}).get(suite, []))
     parts += [_reading_guide(), f"<script>{SCRIPT}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"
 
@@ -270,15 +286,16 @@ def _overview(rows: list[Row], suites: list[str]) -> str:
     lines = [
         "<p>Every number below comes from the results table "
         f'(<a href="{PARQUET_NAME}">{PARQUET_NAME}</a>, <a href="{CSV_NAME}">{CSV_NAME}</a>; one row per cell).</p>',
-        "<table><thead><tr><th>Suite</th><th>Models</th><th>Tasks</th><th>Cells</th><th>ok</th><th>diverged</th>"
-        "<th>failed</th></tr></thead><tbody>",
+        "<table><thead><tr><th>Suite</th><th>Checkpoints</th><th>Scratch twins</th><th>Tasks</th><th>Cells</th>"
+        "<th>ok</th><th>diverged</th><th>failed</th></tr></thead><tbody>",
     ]
     for suite in suites:
         mine = [row for row in rows if row["suite"] == suite]
         status = [sum(row["status"] == s for row in mine) for s in ("ok", "diverged", "failed")]
         cells = [
             f'<a href="#{_anchor(suite)}">{_e(suite)}</a>',
-            len({row["model"] for row in mine}),
+            len({row["model"] for row in mine if row["init"] == "pretrained"}),
+            len({row["model"] for row in mine if row["init"] == "scratch"}),
             len({row["task"] for row in mine}),
             len(mine),
             *status,
@@ -297,8 +314,16 @@ def _controls(models: list[str]) -> str:
     )
 
 
-def _suite(suite: str, summaries: list[Summary], rows: list[Row], figures: list[tuple[str, str | None]]) -> list[str]:
+def _suite(
+    suite: str,
+    summaries: list[Summary],
+    rows: list[Row],
+    figures: list[tuple[str, str | None]],
+    answers: list[str],
+) -> list[str]:
     parts = [f'<h2 id="{_anchor(suite)}">Suite <code>{_e(suite)}</code></h2>']
+    parts += [f'<section class="answers">{markdown_html.render(answers)}</section>'] if answers else []
+    parts.append("<h3>Results</h3>")
     for modality in sorted({s.modality for s in summaries}):
         board = [s for s in summaries if s.modality == modality and s.init == "pretrained"]
         parts.append(_board(suite, modality, sorted(board, key=_board_order)))
@@ -347,7 +372,9 @@ def _cell(value: float | str | None, text: str) -> str:
 def _figure(name: str, uri: str | None) -> str:
     if uri is None:
         return f"<p>Plot <code>{_e(name)}</code> is missing.</p>"
-    return f'<figure><img src="{uri}" alt="{_e(name)}"><figcaption>{_e(name)}</figcaption></figure>'
+    caption = f'{_e(name)} (<a href="{_e(name)}">full size</a>)'
+    image = f'<a href="{_e(name)}"><img src="{uri}" alt="{_e(name)}"></a>'
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
 
 
 def _unfinished(rows: list[Row]) -> str:

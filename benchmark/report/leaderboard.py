@@ -18,6 +18,7 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.report import plots, reuse, sections, similarity_reuse
@@ -27,6 +28,7 @@ from benchmark.results.aggregate import (
     Group,
     GroupKey,
     ScoreReplicates,
+    architecture_of,
     compare,
     group_results,
     learned_something,
@@ -100,10 +102,11 @@ def build_leaderboard(results_dir: Path, out_dir: Path, n_boot: int = BOOTSTRAP_
         results, similarities = load_results(results_dir), load_similarities(results_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         figures = _write_figures(results, similarities, out_dir)
+        reports = suite_reports(results, similarities, n_boot)
         path = out_dir / "README.md"
-        atomic_write_text(path, render_markdown(results, similarities, figures, n_boot))
+        atomic_write_text(path, render_markdown(results, similarities, figures, n_boot, reports))
         table, *_ = write_results_table(results, out_dir)
-        write_html(table, out_dir, figures)
+        write_html(table, out_dir, figures, {suite: report.answers for suite, report in reports.items()})
     return path
 
 
@@ -139,32 +142,63 @@ def _write_figures(results, similarities, out_dir: Path) -> dict[str, list[str]]
     return by_suite
 
 
-def render_markdown(
-    results: list[CellResult],
-    similarities: list[SimilarityResult] = (),
-    figures: dict[str, list[str]] | None = None,
-    n_boot: int = BOOTSTRAP_RESAMPLES,
-) -> str:
-    """The whole leaderboard document."""
+@dataclass(frozen=True)
+class SuiteReport:
+    """One suite's markdown parts: the reuse answer, the results tables, and the analyses after them."""
+
+    reuse: list[str]
+    tables: list[str]
+    analyses: list[str]
+    unfinished: list[str]
+
+    @property
+    def answers(self) -> list[str]:
+        """Everything but the results tables (which the HTML page renders itself, sortable)."""
+        return [*self.reuse, *self.analyses]
+
+
+def suite_reports(
+    results: list[CellResult], similarities: list[SimilarityResult] = (), n_boot: int = BOOTSTRAP_RESAMPLES
+) -> dict[str, SuiteReport]:
+    """Every suite's sections, computed once for the markdown and the HTML page."""
     groups = group_results(results)
-    suites = sorted({r.suite for r in results})
-    lines = ["# Transfer benchmark leaderboard", "", _overview(results, suites), ""]
-    for suite in suites:
+    reports = {}
+    for suite in sorted({r.suite for r in results}):
         mine = [r for r in results if r.suite == suite]
         suite_groups = {k: g for k, g in groups.items() if k.suite == suite}
         replicates = suite_replicates(suite_groups, n_boot)
         found = sections.ranking_tiers(suite_groups, replicates)
         tiers = {(t.task, t.protocol): t for t in found}
-        lines += [f"## Suite `{suite}`", ""]
         suite_similarities = [s for s in similarities if s.suite == suite]
-        lines += reuse.reuse_sections(mine, suite, _score_weights(mine), replicates, suite_similarities)
-        lines += _suite_tables(suite_groups, replicates, tiers)
-        lines += sections.separability_section(mine, suite, replicates, found)
-        lines += sections.prediction_section(mine, suite, replicates=replicates)
-        lines += sections.similarity_section([s for s in similarities if s.suite == suite])
-        lines += similarity_reuse.similarity_reuse_section(mine, suite, similarities, replicates)
+        analyses = [
+            *sections.separability_section(mine, suite, replicates, found),
+            *sections.prediction_section(mine, suite, replicates=replicates),
+            *sections.similarity_section(suite_similarities),
+            *similarity_reuse.similarity_reuse_section(mine, suite, similarities, replicates),
+        ]
+        reports[suite] = SuiteReport(
+            reuse=reuse.reuse_sections(mine, suite, _score_weights(mine), replicates, suite_similarities),
+            tables=_suite_tables(suite_groups, replicates, tiers),
+            analyses=analyses,
+            unfinished=_unfinished(suite_groups),
+        )
+    return reports
+
+
+def render_markdown(
+    results: list[CellResult],
+    similarities: list[SimilarityResult] = (),
+    figures: dict[str, list[str]] | None = None,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
+    reports: dict[str, SuiteReport] | None = None,
+) -> str:
+    """The whole leaderboard document (`reports` from `suite_reports`, computed when not given)."""
+    reports = reports if reports is not None else suite_reports(results, similarities, n_boot)
+    lines = ["# Transfer benchmark leaderboard", "", _overview(results, sorted(reports)), ""]
+    for suite, report in reports.items():
+        lines += [f"## Suite `{suite}`", "", *report.reuse, *report.tables, *report.analyses]
         lines += [f"![{name}]({name})" for name in (figures or {}).get(suite, [])] + [""]
-        lines += _unfinished(suite_groups)
+        lines += report.unfinished
     lines += _reading_guide()
     return "\n".join(lines).rstrip() + "\n"
 
@@ -178,12 +212,17 @@ def _score_weights(results: list[CellResult]) -> ScoreWeights:
 def _overview(results: list[CellResult], suites: list[str]) -> str:
     if not results:
         return "No result files yet: run `python benchmark/run.py --suite demo` first."
-    rows = ["| Suite | Models | Tasks | Cells | ok | diverged | failed |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| Suite | Checkpoints | Scratch twins | Tasks | Cells | ok | diverged | failed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for suite in suites:
         mine = [r for r in results if r.suite == suite]
         status = {s: sum(r.status == s for r in mine) for s in ("ok", "diverged", "failed")}
+        checkpoints = len({r.model for r in mine if r.init == "pretrained"})
+        twins = len({architecture_of(r) for r in mine if r.init == "scratch"})
         rows.append(
-            f"| {suite} | {len({r.model for r in mine})} | {len({r.task for r in mine})} | {len(mine)} | "
+            f"| {suite} | {checkpoints} | {twins} | {len({r.task for r in mine})} | {len(mine)} | "
             f"{status['ok']} | {status['diverged']} | {status['failed']} |"
         )
     return "\n".join(rows)

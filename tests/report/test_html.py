@@ -15,9 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.report import markdown_html
 from benchmark.report.html import PAGE_NAME, render_html, write_html
+from benchmark.report.leaderboard import suite_reports
 from benchmark.report.table import table_rows, write_results_table
 from testkit.suite_records import synthetic_suite
+from tests.report.suite_records import SUITE, similarity, suite_results
 
 SCREENSHOT_ENV = "TRANSFER_BENCH_HTML_SCREENSHOT"  # also save the browser test's screenshot here
 
@@ -171,3 +174,44 @@ def test_sorting_and_filtering_in_a_real_browser(page, tmp_path):
     finally:
         driver.quit()
     assert (tmp_path / "leaderboard.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_page_holds_the_markdown_answers(tmp_path):
+    """The reuse ranking, the cards, what reuse buys and the tiers with their intervals are on the page, as in the
+    markdown (same numbers: both render the same section lines)."""
+    results = suite_results()
+    answers = {SUITE: suite_reports(results, [similarity()], n_boot=200)[SUITE].answers}
+    text = write_html(table_rows(results), tmp_path, answers=answers).read_text()
+    for heading in ("Which checkpoint to reuse", "What reuse buys", "Reusability cards", "Rankings that survive"):
+        assert f"<h3>{heading}" in text, heading
+    assert re.search(r"<tr><td>1</td><td>B</td><td>0\.568</td>", text)  # rank 1 of the ranking table
+    assert "<h4>1. <code>B</code> (vision): composite 0.568</h4>" in text
+    assert re.search(r"<td>B − A</td><td>[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]</td>", text)  # an interval
+    assert (
+        "<li><strong>t2</strong>, finetune: tier 1: <code>B</code>, <code>C</code>; tier 2: <code>A</code>.</li>"
+        in text
+    )
+
+
+def test_markdown_sections_render_to_escaped_html():
+    lines = [
+        "### A `x` **b**",
+        "",
+        "| h1 | h2 |",
+        "|---|---|",
+        "| <i> | `c` |",
+        "",
+        "- one",
+        "- two",
+        "```text",
+        "a < b",
+        "```",
+    ]
+    html_text = markdown_html.render(lines + ["![plot](p.png)", "plain & text"])
+    assert html_text.startswith("<h3>A <code>x</code> <strong>b</strong></h3>")
+    assert (
+        "<thead><tr><th>h1</th><th>h2</th></tr></thead><tbody><tr><td>&lt;i&gt;</td><td><code>c</code></td></tr>"
+        in html_text
+    )
+    assert "<ul><li>one</li><li>two</li></ul>" in html_text and "<pre>a &lt; b</pre>" in html_text
+    assert "p.png" not in html_text and html_text.endswith("<p>plain &amp; text</p>")
