@@ -6,6 +6,7 @@
     transfer-bench leaderboard --results results --out leaderboard
     transfer-bench prepare-assets [--assets-dir DIR]
     transfer-bench push --repo-id user/name [--out leaderboard]
+    transfer-bench recommend --task my_task.yaml --suite S [--model ...]
 
 Each subcommand hands its arguments to the module that owns the job, so `accelerate launch benchmark/run.py`,
 `python -m benchmark.report.leaderboard` and `python -m benchmark.assets.prepare` keep working unchanged and
@@ -55,6 +56,12 @@ def _prepare_assets(argv: list[str]) -> int:
     return main(argv)
 
 
+def _recommend(argv: list[str]) -> int:
+    from benchmark.recommend.command import main
+
+    return main(argv, prog=f"{PROG} recommend")
+
+
 def _push(argv: list[str]) -> int:
     from benchmark.report.hub import main
 
@@ -67,6 +74,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "validate": (_validate, "check every task and suite YAML; exit 2 on any problem"),
     "leaderboard": (_leaderboard, "rebuild the leaderboard from result files only"),
     "prepare-assets": (_prepare_assets, "prepare the offline demo's checkpoints and datasets once"),
+    "recommend": (_recommend, "rank checkpoints for a new task from cheap signals, before fine-tuning any"),
     "push": (_push, "publish the results table and leaderboard to a Hub dataset repository"),
 }
 

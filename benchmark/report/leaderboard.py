@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmark.report import plots, reuse, sections, similarity_reuse
 from benchmark.report.html import write_html
+from benchmark.report.recommend_section import recommend_section
 from benchmark.report.table import write_results_table
 from benchmark.results.aggregate import (
     Group,
@@ -175,6 +176,7 @@ def suite_reports(
             *sections.prediction_section(mine, suite, replicates=replicates),
             *sections.similarity_section(suite_similarities),
             *similarity_reuse.similarity_reuse_section(mine, suite, similarities, replicates),
+            *recommend_section(mine, suite),
         ]
         reports[suite] = SuiteReport(
             reuse=reuse.reuse_sections(mine, suite, _score_weights(mine), replicates, suite_similarities),
