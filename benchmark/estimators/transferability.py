@@ -26,6 +26,7 @@ Estimators and their sources:
 Higher is better for every score.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -270,19 +271,46 @@ def nce(src_labels: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(joint * np.log(conditional)))
 
 
-def estimate_all(X: np.ndarray, y: np.ndarray, P_src: np.ndarray | None = None) -> dict[str, float]:
-    """All applicable scores by name.
+@dataclass(frozen=True)
+class Estimator:
+    """One entry of the estimator catalogue: the name result files use, the name people read, what it measures,
+    and how to compute it from the frozen features ``X``, the labels ``y`` and (if it needs a source head) the
+    source-class probabilities ``P_src``."""
 
-    ``logme``, ``h_score`` (the shrinkage H-score of Ibrahim et al., which stays stable when D is large
-    relative to N) and ``knn_loo_acc`` always; ``leep`` and ``nce`` (argmax of ``P_src``) only when source
-    probabilities are given.
-    """
-    scores = {
-        "logme": logme(X, y),
-        "h_score": h_score_shrinkage(X, y),
-        "knn_loo_acc": knn_loo_accuracy(X, y),
+    name: str
+    display: str
+    description: str
+    compute: Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
+    needs_source_head: bool = False
+
+
+CATALOGUE: tuple[Estimator, ...] = (
+    Estimator("logme", "LogME", "evidence of a Bayesian linear model of the labels", lambda X, y, P: logme(X, y)),
+    Estimator(
+        "h_score",
+        "H-score",
+        "shrinkage H-score: between-class over total feature covariance",
+        lambda X, y, P: h_score_shrinkage(X, y),
+    ),
+    Estimator(
+        "knn_loo_acc", "kNN", "leave-one-out 10-NN accuracy, cosine similarity", lambda X, y, P: knn_loo_accuracy(X, y)
+    ),
+    Estimator("leep", "LEEP", "log expected empirical prediction of the source head", lambda X, y, P: leep(P, y), True),
+    Estimator(
+        "nce", "NCE", "negative conditional entropy of labels given source labels", lambda X, y, P: nce(P, y), True
+    ),
+)
+"""Every estimator the suite computes, in report order: the probe cells, the results table, the markdown, the HTML
+page and `recommend` all read this list, so adding an estimator is one function and one entry here."""
+NAMES: tuple[str, ...] = tuple(estimator.name for estimator in CATALOGUE)
+DISPLAY: dict[str, str] = {estimator.name: estimator.display for estimator in CATALOGUE}
+
+
+def estimate_all(X: np.ndarray, y: np.ndarray, P_src: np.ndarray | None = None) -> dict[str, float]:
+    """Every estimator of the catalogue that applies, by name: those that need a source head only when source
+    probabilities are given."""
+    return {
+        estimator.name: estimator.compute(X, y, P_src)
+        for estimator in CATALOGUE
+        if P_src is not None or not estimator.needs_source_head
     }
-    if P_src is not None:
-        scores["leep"] = leep(P_src, y)
-        scores["nce"] = nce(P_src, y)
-    return scores

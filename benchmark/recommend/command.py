@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.estimators.transferability import NAMES
 from benchmark.recommend.evaluation import (
     PROBE_SIGNAL,
     MethodSummary,
@@ -294,7 +295,7 @@ def render(frame: pd.DataFrame, top: int = 5) -> str:
     """The shortlist as text: ranked rows with their signals, the calibration and the time saved."""
     attrs = frame.attrs
     shown = frame.head(top) if "rank" in frame else frame
-    columns = [c for c in ("rank", "model", "score", PROBE_SIGNAL, "logme", "knn_loo_acc", "h_score", "leep")]
+    columns = ["rank", "model", "score", PROBE_SIGNAL, *NAMES]
     columns += [c for c in ("gflops_per_example", "skipped") if c in frame]
     lines = [
         f"Shortlist for {attrs['task']} ({attrs['method']}):",

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from benchmark.estimators.transferability import NAMES
 from benchmark.results.aggregate import group_results
 from benchmark.results.schema import CellResult
 
-ESTIMATORS = ("logme", "h_score", "knn_loo_acc", "leep", "nce")
 PROBE_SIGNAL = "linear_probe_score"
 PARAMS_SIGNAL = "params_total"
 SOURCE_SIGNAL = "source_accuracy"
@@ -85,7 +85,7 @@ def shelf_targets(results: list[CellResult], min_checkpoints: int = 3) -> list[T
 def _probe_signals(group) -> dict[str, float]:
     """A probe group's cheap signals, means over seeds: estimators, validation score, size, source accuracy."""
     found: dict[str, float] = {}
-    for name in ESTIMATORS:
+    for name in NAMES:
         value = group.mean_of("estimators", name)
         if value is not None and math.isfinite(value):
             found[name] = value
@@ -107,7 +107,7 @@ Scorer = Callable[[dict[str, dict[str, float]]], dict[str, float]]
 
 def common_signals(targets: list[Target]) -> list[str]:
     """The signals every checkpoint of every given target has, in a fixed order."""
-    names = [*ESTIMATORS, PROBE_SIGNAL, PARAMS_SIGNAL, SOURCE_SIGNAL]
+    names = [*NAMES, PROBE_SIGNAL, PARAMS_SIGNAL, SOURCE_SIGNAL]
     return [n for n in names if targets and all(n in s for t in targets for s in t.signals.values())]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from benchmark.estimators import reusability
+from benchmark.estimators.transferability import DISPLAY, NAMES
 from benchmark.report import markdown_html
 from benchmark.report.table import CSV_NAME, PARQUET_NAME, Row, Summary, read_results_table, summarise
 from benchmark.utils.atomic import atomic_write_text
@@ -67,7 +68,7 @@ def _choices(values: tuple[float, ...]) -> str:
 
 def _estimator(name: str) -> BoardColumn:
     return BoardColumn(
-        {"logme": "LogME", "h_score": "H-score", "knn_loo_acc": "kNN", "leep": "LEEP", "nce": "NCE"}[name],
+        DISPLAY[name],
         f"{name} of the linear-probe cells' frozen features, mean over seeds (no training)",
         lambda s: s.estimators.get(name),
         lambda s: _fixed(s.estimators.get(name), 4),
@@ -128,7 +129,7 @@ COLUMNS: tuple[BoardColumn, ...] = (
         lambda s: s.flops_per_example,
         lambda s: _fixed(None if s.flops_per_example is None else s.flops_per_example / 1e9, 3),
     ),
-    *(_estimator(name) for name in ("logme", "h_score", "knn_loo_acc", "leep", "nce")),
+    *(_estimator(name) for name in NAMES),
     BoardColumn("Seeds", "seeds finished / cells run", lambda s: s.seeds_ok, lambda s: f"{s.seeds_ok}/{s.cells}"),
 )
 

@@ -24,6 +24,7 @@ from benchmark.estimators.rank_agreement import (
 )
 from benchmark.estimators.resampling import EXAMPLE_RESAMPLING, Difference, tiers
 from benchmark.estimators.suite_agreement import SuiteAgreement, Verdict, best_signal, suite_agreement
+from benchmark.estimators.transferability import NAMES
 from benchmark.results.aggregate import (
     Group,
     GroupKey,
@@ -34,7 +35,7 @@ from benchmark.results.aggregate import (
 )
 from benchmark.results.schema import CellResult, SimilarityResult
 
-ESTIMATOR_ORDER = ("logme", "h_score", "knn_loo_acc", "leep", "nce")
+ESTIMATOR_ORDER = NAMES  # the estimator catalogue's order
 LINEAR_PROBE_SIGNAL = "linear_probe_score"
 PARAMS_SIGNAL = "params_total"
 SOURCE_SIGNAL = "source_accuracy"

@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmark.estimators.transferability import DISPLAY, NAMES
 from benchmark.results.aggregate import Group, architecture_of, group_results, scratch_twin, speed_up
 from benchmark.results.schema import CellResult
 from benchmark.utils.atomic import atomic_write
@@ -36,7 +37,6 @@ TABLE_STEM = "results_table"
 PARQUET_NAME = f"{TABLE_STEM}.parquet"
 CSV_NAME = f"{TABLE_STEM}.csv"
 VERSION_KEY = b"transfer_bench.table_version"
-ESTIMATORS = ("logme", "h_score", "knn_loo_acc", "leep", "nce")  # the names benchmark.estimators writes
 ERROR_CHARS = 500
 
 Row = dict[str, Any]
@@ -233,10 +233,10 @@ COLUMNS: tuple[Column, ...] = (
         Column(
             f"estimator_{name}",
             FLOAT,
-            f"{name} on the frozen training features; empty where undefined or not computed.",
+            f"{DISPLAY[name]} on the frozen training features; empty where undefined or not computed.",
             lambda r, name=name: r.estimators.get(name),
         )
-        for name in ESTIMATORS
+        for name in NAMES
     ),
     # hardware and data
     Column("device", STRING, "torch device of the run.", _part("setup", "device")),
@@ -462,7 +462,7 @@ def _summary(group: Group, twin: Group | None, rows: list[Row]) -> Summary:
         train_wall_s=_mean(row["train_wall_s"] for row in ok),
         params_total=_mean(row["params_total"] for row in ok),
         flops_per_example=_mean(row["flops_per_example"] for row in ok),
-        estimators={name: _mean(row[f"estimator_{name}"] for row in ok) for name in ESTIMATORS},
+        estimators={name: _mean(row[f"estimator_{name}"] for row in ok) for name in NAMES},
         scratch_mean=twin.mean if has_twin else None,
         gain=group.mean - twin.mean if has_twin else None,
         speed_up=up.ratio if up is not None else None,
