@@ -185,3 +185,22 @@ def tiers(ordered: Sequence[str], separable: Callable[[str, str], bool | None]) 
         leader = item if leader is None else leader
         assigned[item] = tier
     return assigned
+
+
+def minimum_detectable_difference(
+    score: float, n_test: int, seed_sd: float, seeds: int, power: float = 0.8, alpha: float = ALPHA
+) -> float:
+    """The smallest difference of two checkpoints' mean test scores that a two-sided test at `alpha` detects with
+    `power`, for scores near `score` on `n_test` examples with `seeds` runs of spread `seed_sd` each.
+
+    A checkpoint's mean score varies by seed (sd / sqrt(seeds)) and by which test examples were drawn (binomial,
+    score (1 - score) / n_test); the two checkpoints are taken as independent, which ignores the pairing on
+    shared test examples, so the figure is conservative (the paired bootstrap of the tiers can separate a little
+    less). MDD = (z_{1-alpha/2} + z_power) * sqrt(2 * (sd^2 / seeds + score (1 - score) / n_test)).
+    """
+    if n_test < 1 or seeds < 1:
+        raise ValueError("minimum_detectable_difference needs at least one test example and one seed")
+    p = min(max(score, 0.0), 1.0)
+    variance = seed_sd**2 / seeds + p * (1 - p) / n_test
+    z = special.ndtri(1 - alpha / 2) + special.ndtri(power)
+    return float(z * math.sqrt(2 * variance))

@@ -11,6 +11,7 @@ selects, pairs and formats.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,7 @@ from benchmark.estimators.rank_agreement import (
     against_replicates,
     task_agreement,
 )
-from benchmark.estimators.resampling import EXAMPLE_RESAMPLING, Difference, tiers
+from benchmark.estimators.resampling import EXAMPLE_RESAMPLING, Difference, minimum_detectable_difference, tiers
 from benchmark.estimators.suite_agreement import SuiteAgreement, Verdict, best_signal, suite_agreement
 from benchmark.estimators.transferability import NAMES
 from benchmark.results.aggregate import (
@@ -44,6 +45,7 @@ GROUND_TRUTH = "ground truth, resampled"
 DEFAULT_RESAMPLES = 500
 ALL_PAIRS_UP_TO = 6  # models per (task, protocol) whose every pair is listed; beyond, neighbours in order only
 WITHIN_FLOOR = " ≈"
+POWER_SCALE = (1.959964 + 0.841621) / 1.959964  # a 95 % half-width scaled to the difference detected at 80 % power
 SIMILARITY_METHODS = {
     "class_gaussian_ot": "optimal transport between class Gaussians, classes weighted by frequency "
     "(W2 ground cost; the label-to-label part of OTDD)",
@@ -89,12 +91,55 @@ class TaskTiers:
     ordered: list[str]
     tier: dict[str, int]
     pairs: dict[tuple[str, str], Difference] = field(default_factory=dict)
+    resolution: Resolution | None = None
+
+    @property
+    def paired_detectable(self) -> float | None:
+        """The minimum detectable difference the pair tests themselves imply: the median half-width of their 95 %
+        intervals scaled to 80 % power ((z_0.975 + z_0.8) / z_0.975); None without an interval."""
+        halves = [(d.high - d.low) / 2 for d in self.pairs.values() if math.isfinite(d.low) and math.isfinite(d.high)]
+        return statistics.median(halves) * POWER_SCALE if halves else None
 
     @property
     def listed(self) -> list[tuple[str, str]]:
         if len(self.ordered) <= ALL_PAIRS_UP_TO:
             return [(a, b) for i, a in enumerate(self.ordered) for b in self.ordered[i + 1 :]]
         return list(zip(self.ordered, self.ordered[1:], strict=False))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one (task, protocol) can resolve: test examples, seeds, the pooled seed spread of its checkpoints and
+    the minimum detectable difference between two of them (`resampling.minimum_detectable_difference`)."""
+
+    n_test: int
+    seeds: int
+    seed_sd: float
+    mean_score: float
+
+    @property
+    def detectable(self) -> float:
+        return minimum_detectable_difference(self.mean_score, self.n_test, self.seed_sd, self.seeds)
+
+
+def resolution(members: list[Group]) -> Resolution | None:
+    """The slot's resolution from its checkpoints' groups: the smallest test size (`_test_size`), the fewest finished
+    seeds, the root-mean-square seed spread, the mean score; None without a recorded test size."""
+    sizes = [_test_size(r) for g in members for r in g.scored]
+    sizes = [size for size in sizes if size is not None]
+    if not sizes or min(sizes) < 1:
+        return None
+    spread = math.sqrt(statistics.fmean(g.std**2 for g in members))
+    return Resolution(
+        min(sizes), min(len(g.scores) for g in members), spread, statistics.fmean(g.mean for g in members)
+    )
+
+
+def _test_size(result: CellResult) -> int | None:
+    """The test examples a result's score was computed on: its kept predictions, else its recorded setup."""
+    if result.predictions is not None:
+        return len(result.predictions.references)
+    return result.setup.num_test_scored if result.setup is not None else None
 
 
 def ranking_tiers(groups: dict[GroupKey, Group], replicates: dict[GroupKey, ScoreReplicates]) -> list[TaskTiers]:
@@ -117,7 +162,8 @@ def ranking_tiers(groups: dict[GroupKey, Group], replicates: dict[GroupKey, Scor
             return pairs[a, b]
 
         ordered = list(by_model)
-        entry = TaskTiers(task, protocol, ordered, tiers(ordered, lambda a, b: tested(a, b).separable), pairs)
+        found = tiers(ordered, lambda a, b: tested(a, b).separable)
+        entry = TaskTiers(task, protocol, ordered, found, pairs, resolution(members))
         for a, b in entry.listed:
             tested(a, b)
         result.append(entry)
@@ -143,10 +189,33 @@ def separability_section(
     for entry in found:
         lines.append(f"- **{entry.task}**, {entry.protocol}: {_tier_sentence(entry)}")
         rows += [_pair_row(entry, pair, entry.pairs[pair]) for pair in entry.listed]
+    lines += ["", *_resolution_table(found)]
     if not rows:
-        return lines + ["", "No task has two checkpoints under one protocol: there is no pair to test.", ""]
+        return lines + ["No task has two checkpoints under one protocol: there is no pair to test.", ""]
     header = ["| Task | Protocol | Pair | Difference [95 % CI] | How | Separable |", "|---|---|---|---|---|---|"]
-    return lines + ["", *header, *rows, ""]
+    return lines + [*header, *rows, ""]
+
+
+def _resolution_table(found: list[TaskTiers]) -> list[str]:
+    """Per (task, protocol), the smallest difference its test size and seed spread can resolve."""
+    known = [entry for entry in found if entry.resolution is not None]
+    if not known:
+        return []
+    lines = [
+        "What each (task, protocol) can resolve: the minimum detectable difference between two checkpoints' mean "
+        "test scores at 80 % power and 5 % two-sided, from the pair tests' own intervals (median half-width, "
+        "paired on test examples) and, as a planning bound, from the test size and pooled seed spread alone "
+        "(taken as independent, so conservative). Smaller differences are likely to share a tier.",
+        "",
+        "| Task, protocol | Test examples | Seeds | Seed sd (pooled) | Detectable, paired | Detectable, unpaired |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in known:
+        r, paired = entry.resolution, entry.paired_detectable
+        cells = [f"{entry.task}, {entry.protocol}", str(r.n_test), str(r.seeds), f"{r.seed_sd:.4f}"]
+        cells += ["—" if paired is None else f"{paired:.3f}", f"{r.detectable:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _separability_intro() -> list[str]:

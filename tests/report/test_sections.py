@@ -3,10 +3,12 @@ cards: `tests/report/test_reuse.py`)."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 
+from benchmark.estimators.resampling import minimum_detectable_difference
 from benchmark.report.plots import estimator_vs_finetune, pareto_front, quality_vs_flops, similarity_heatmaps
 from benchmark.report.reuse import reuse_sections
 from benchmark.report.sections import (
@@ -147,3 +149,22 @@ def test_plots_write_png_files(tmp_path):
     ]
     for path in paths:
         assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000
+
+
+def test_each_slot_states_the_difference_it_can_resolve():
+    lines = separability_section(suite_results(), SUITE)
+    rows = {row[0]: row[1:] for row in table_rows(lines, "Task, protocol")}
+    t1 = rows["t1, finetune"]
+    assert t1[0:2] == ["200", "3"] and float(t1[2]) == pytest.approx(0.01)  # seeds at -0.01 / 0 / +0.01
+    p = (0.9 + 0.7 + 0.6) / 3  # unpaired: 2.8016 * sqrt(2 * (0.01^2 / 3 + p (1 - p) / 200))
+    assert float(t1[4]) == pytest.approx(2.8016 * math.sqrt(2 * (0.01**2 / 3 + p * (1 - p) / 200)), abs=6e-4)
+    assert 0 < float(t1[3]) < float(t1[4])  # pairing on the test examples resolves more than the bound
+    assert rows["t1, linear_probe"][1] == "1"
+
+
+def test_minimum_detectable_difference_by_hand():
+    expected = 2.8016 * math.sqrt(2 * 0.25 / 200)
+    assert minimum_detectable_difference(0.5, 200, 0.0, 3) == pytest.approx(expected, abs=1e-3)
+    assert minimum_detectable_difference(0.5, 10_000, 0.0, 3) < minimum_detectable_difference(0.5, 200, 0.0, 3)
+    with pytest.raises(ValueError):
+        minimum_detectable_difference(0.5, 0, 0.0, 3)
