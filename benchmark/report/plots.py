@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from benchmark.estimators.reusability import CellSummary, reusability_scores
 from benchmark.estimators.source_similarity import MIN_PAIRS, spearman
+from benchmark.estimators.transferability import DISPLAY
 from benchmark.report.reuse import finetune_summaries
 from benchmark.report.sections import (
     BASELINE_SIGNALS,
@@ -64,8 +65,8 @@ def similarity_heatmaps(similarities: list[SimilarityResult], out_dir: Path) -> 
 
 def _heatmap(sim: SimilarityResult, method: str) -> Figure:
     matrix = np.array(sim.distances[method], dtype=float)
-    side = 1.6 + 0.7 * len(sim.tasks)
-    figure = Figure(figsize=(side + 1.2, side), layout="constrained")
+    side = max(3.6, 1.6 + 0.7 * len(sim.tasks))  # room for the three title lines and the colour bar's label
+    figure = Figure(figsize=(side + 1.8, side), layout="constrained")
     axes = figure.subplots()
     image = axes.imshow(matrix, cmap="viridis_r")
     ticks = range(len(sim.tasks))
@@ -80,9 +81,11 @@ def _heatmap(sim: SimilarityResult, method: str) -> Figure:
             text += " ≈"
         colour = "white" if math.isfinite(value) and value > middle else "black"
         axes.text(col, row, text, ha="center", va="center", fontsize=FONT_SMALL, color=colour)
-    figure.colorbar(image, ax=axes, label=f"{method} distance (smaller = more alike)")
+    bar = figure.colorbar(image, ax=axes)
+    bar.set_label("distance (smaller = more alike)", fontsize=FONT_SMALL)
+    bar.ax.tick_params(labelsize=FONT_SMALL)
     floor_text = "no noise floor recorded" if floor is None else f"noise floor {floor:.3f} (≈: within it)"
-    axes.set_title(f"{sim.suite} · {sim.modality} · {method}\nencoder: {sim.encoder}; {floor_text}", fontsize=8)
+    axes.set_title(f"{sim.suite} · {sim.modality} · {method}\nencoder: {sim.encoder}\n{floor_text}", fontsize=8)
     return figure
 
 
@@ -179,12 +182,15 @@ def _estimator_figure(suite: str, entries: list[TaskSignals], estimators: list[s
             axes.scatter(xs, ys, color=f"C{index % 10}", label=entry.task, s=18)
             for model, x, y in task_points if label_points else ():
                 axes.annotate(model, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=FONT_SMALL - 1)
-        axes.set_xlabel(f"{estimator} (mean over seeds; higher = predicted better)", fontsize=8)
+        axes.set_xlabel(DISPLAY.get(estimator, estimator), fontsize=8)
         axes.set_ylabel("fine-tuned main metric", fontsize=8)
         axes.set_title(estimator, fontsize=9)
         axes.tick_params(labelsize=FONT_SMALL)
     panels[0].legend(title="task", fontsize=FONT_SMALL, title_fontsize=FONT_SMALL)
-    figure.suptitle(f"{suite}: estimator vs fine-tuned score (pretrained models)", fontsize=10)
+    figure.suptitle(
+        f"{suite}: estimator (x, mean over seeds; higher = predicted better) vs fine-tuned score (y)",
+        fontsize=10,
+    )
     return figure
 
 
