@@ -3,8 +3,11 @@
 A group is a (model, init, task, protocol) with all its seeds: its configuration is chosen on their mean
 validation score, then each seed's final run writes one result file. Only the main process writes files or
 prints; every process runs every group (Accelerate splits the batches). A group whose seeds all have a result
-file with status `ok` or `diverged` is finished and skipped; otherwise it runs (resuming its search where it
-stopped) and rewrites every seed's file, so a group's files always come from one search. A group that raises
+file with status `ok` or `diverged` and the fingerprint its cell would get now (`benchmark.engine.fingerprints`:
+the same resolved specs, caps, budget, grid, seeds and code version) is finished and skipped; a group whose files
+answer another question (other settings, or written before fingerprints were recorded) is named with what changed
+and run again; otherwise it runs (resuming its search where it stopped, unless its settings changed since) and
+rewrites every seed's file, so a group's files always come from one search. A group that raises
 is recorded as `failed`, for each of its seeds, with its message, and the suite goes on.
 
 Shards that share one output folder coordinate through it (`benchmark.engine.shared_output`): each group is
@@ -21,6 +24,7 @@ import errno
 import functools
 import gc
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -33,7 +37,8 @@ from tqdm.auto import tqdm
 from benchmark.data.loading import SplitCaps
 from benchmark.engine.context import RunContext
 from benchmark.engine.features import FeatureCache
-from benchmark.engine.finetune import run_finetune_group
+from benchmark.engine.finetune import run_finetune_group, work_dir
+from benchmark.engine.fingerprints import group_fingerprints, group_settings
 from benchmark.engine.interruption import StopFlag, StopRequested
 from benchmark.engine.plan import Cell, Group, Selection, describe_ad_hoc, parse_shard, plan_groups, shard
 from benchmark.engine.pretrain import PRETRAINED_DIRNAME, Pretrained, run_pretraining
@@ -42,6 +47,7 @@ from benchmark.engine.records import provenance
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
 from benchmark.engine.task_similarity import measure_suite_similarity
 from benchmark.engine.trackers import default_logging_dir, is_tracking, log_with, report_cell
+from benchmark.results.fingerprint import differences, make_fingerprint, summarise
 from benchmark.results.schema import CellResult, ResultFileError
 from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
 from benchmark.specs.adhoc import parse_models
@@ -51,6 +57,7 @@ from benchmark.specs.schema import TrainingSpec
 FINISHED = ("ok", "diverged")
 FEATURE_CACHE_DIRNAME = ".feature_cache"
 WORK_DIRNAME = ".searches"  # search states and checkpoints of unfinished groups
+SEARCH_FINGERPRINT_FILE = "fingerprint.txt"  # in a group's work folder: the settings its saved search ran with
 
 
 def run_suite(registry: Registry, args: argparse.Namespace) -> int:
@@ -130,7 +137,7 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
     try:
         with StopFlag() as context.stop_flag:
             _pretraining_stage(suite, groups, context, args, job.shared)
-            outcomes = _run_groups(groups, context, args.output_dir, args.overwrite, job.shared)
+            outcomes = _run_groups(suite, groups, context, args.output_dir, args.overwrite, job.shared)
     except StopRequested as stop:
         if accelerator.is_main_process:
             print(
@@ -154,7 +161,7 @@ def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: ar
         for group in groups
         if group.init == "pretrained"
         and group.model.pretrain is not None
-        and (args.overwrite or not all(_finished_status(_path(output_dir, cell)) for cell in group.cells()))
+        and (args.overwrite or _rerun_reason(group, context, suite.source_tasks, output_dir) is not None)
     ]
     models = list({group.model.id: group.model for group in pending}.values())
     stages = run_pretraining(models, suite.source_tasks, context, output_dir / PRETRAINED_DIRNAME, shared)
@@ -183,9 +190,11 @@ def _final_stage(suite, context: RunContext, args: argparse.Namespace, job: Shar
         if not args.no_similarity:
             _record_similarity(suite, context, args.output_dir)
         if accelerator.is_main_process:
+            from benchmark.report.leaderboard import LeaderboardError
+
             try:
                 _publish_leaderboard(args)
-            except OSError as error:
+            except (OSError, LeaderboardError) as error:
                 print(f"error: leaderboard not written: {error}", file=sys.stderr)
                 return False
     return True
@@ -210,19 +219,21 @@ def default_cpu_threads() -> int:
     return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
-def _run_groups(groups: list[Group], context: RunContext, output_dir: Path, overwrite: bool, shared) -> dict:
-    """Run each unfinished group that no other shard holds; returns {cell name: (status, detail)}."""
+def _run_groups(suite, groups: list[Group], context: RunContext, output_dir: Path, overwrite: bool, shared) -> dict:
+    """Run each group without reusable results that no other shard holds; returns {cell name: (status, detail)}."""
     accelerator, outcomes = context.accelerator, {}
     main = accelerator.is_main_process
     for group in tqdm(groups, desc="groups", disable=not main):
         context.stop_flag.raise_if_set()
         cells = group.cells()
         paths = [_path(output_dir, cell) for cell in cells]
-        statuses = [_finished_status(path) for path in paths]
-        if not overwrite and all(statuses):
-            skipped = zip(cells, statuses, strict=True)
+        reason = _rerun_reason(group, context, suite.source_tasks, output_dir)
+        if not overwrite and reason is None:
+            skipped = [(cell, read_result(path).status) for cell, path in zip(cells, paths, strict=True)]
             outcomes.update({cell.name: (status, "skipped: result file exists") for cell, status in skipped})
             continue
+        if main and reason and not overwrite:
+            tqdm.write(f"rerunning {group.name}: {reason}")
         claim, decision = _claim(shared, paths[0].parent / group.protocol, main)
         if accelerator.num_processes > 1:
             decision = broadcast_object_list([decision])[0]
@@ -230,7 +241,12 @@ def _run_groups(groups: list[Group], context: RunContext, output_dir: Path, over
             outcomes.update({cell.name: ("elsewhere", f"skipped: {decision}") for cell in cells})
             continue
         try:
-            results = _attempt(group, context)
+            fingerprints = group_fingerprints(group, context, suite.source_tasks)
+            _discard_stale_search(group, context, suite.source_tasks)
+            results = [
+                result.model_copy(update={"fingerprint": fingerprint})
+                for result, fingerprint in zip(_attempt(group, context), fingerprints, strict=True)
+            ]
             disk_gone = main and _write_results(results, cells, paths, outcomes)
         finally:
             if claim is not None:
@@ -333,15 +349,49 @@ def failure_result(cell: Cell, status: str, message: str, step: int | None = Non
     )
 
 
-def _finished_status(path: Path) -> str | None:
+def _rerun_reason(group: Group, context: RunContext, source_tasks: dict, output_dir: Path) -> str | None:
+    """None when every seed of the group has a finished result answering the same question (its fingerprint is the
+    one the cell would get now); else why the group must run: missing or unfinished results (an empty reason), or
+    result files with other settings (what changed)."""
+    fingerprints = group_fingerprints(group, context, source_tasks)
+    changes: list[str] = []
+    for cell, fingerprint in zip(group.cells(), fingerprints, strict=True):
+        result = _finished_result(_path(output_dir, cell))
+        if result is None:
+            return ""
+        if result.fingerprint is None or result.fingerprint.digest != fingerprint.digest:
+            changes += [change for change in differences(result.fingerprint, fingerprint) if change not in changes]
+    return f"its result files answer another question ({summarise(changes)})" if changes else None
+
+
+def _discard_stale_search(group: Group, context: RunContext, source_tasks: dict) -> None:
+    """Start a fine-tune search afresh when its saved state (from an interrupted run) was searched with other
+    settings: the work folder records the group's fingerprint, and one that differs is deleted."""
+    if group.protocol != "finetune":
+        return
+    if context.accelerator.is_main_process:
+        folder = work_dir(context, group)
+        marker = folder / SEARCH_FINGERPRINT_FILE
+        digest = make_fingerprint(group_settings(group, context, source_tasks)).digest
+        recorded = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+        if folder.exists() and recorded != digest:
+            tqdm.write(f"discarding the saved search of {group.name}: it was searched with other settings")
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(digest + "\n", encoding="utf-8")
+    context.accelerator.wait_for_everyone()  # no process reads the saved state before a stale one is gone
+
+
+def _finished_result(path: Path) -> CellResult | None:
+    """The result in `path` when it exists, reads and finished (`ok` or `diverged`); else None."""
     if not path.exists():
         return None
     try:
-        status = read_result(path).status
+        result = read_result(path)
     except ResultFileError as error:
         tqdm.write(f"warning: rerunning cell with unreadable result file: {error}")
         return None
-    return status if status in FINISHED else None
+    return result if result.status in FINISHED else None
 
 
 def _headline(result: CellResult) -> str:

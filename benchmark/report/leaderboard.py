@@ -37,6 +37,7 @@ from benchmark.results.aggregate import (
     speed_up,
     suite_replicates,
 )
+from benchmark.results.fingerprint import mixed_fingerprints
 from benchmark.results.schema import CellResult, ResultFileError, SimilarityResult
 from benchmark.results.store import find_result_files, find_similarity_files, read_result, read_similarity
 from benchmark.specs.schema import ScoreWeights
@@ -84,6 +85,11 @@ def load_results(results_dir: Path) -> list[CellResult]:
         raise LeaderboardError(
             f"refusing to publish: {len(problems)} bad result file(s) would be silently dropped:\n  "
             + "\n  ".join(problems)
+        )
+    if mixed := mixed_fingerprints(results):
+        raise LeaderboardError(
+            f"refusing to publish: result files under {results_dir} answer different questions where they are "
+            f"compared ({len(mixed)} problem(s)):\n  " + "\n  ".join(mixed)
         )
     return results
 

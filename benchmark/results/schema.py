@@ -7,7 +7,7 @@ edited by hand into something else, is refused with the field that does not fit.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -163,6 +163,20 @@ class Predictions(Record):
     references: list[int]
 
 
+class Fingerprint(Record):
+    """Everything that determines a cell's numbers, so that a result is reused only for the same question.
+
+    `settings` maps dotted names (`training.max_steps`, `caps.train`, `task.dataset.revision`, `grid.learning_rate`,
+    `seed`) to the values the cell ran with (`benchmark.engine.fingerprints` lists what goes in); `code_version` is
+    `benchmark.results.fingerprint.CODE_VERSION` when it ran, bumped whenever a code change changes the numbers;
+    `digest` hashes both. Files written before fingerprints were recorded have none (`CellResult.fingerprint` None).
+    """
+
+    code_version: int
+    digest: str
+    settings: dict[str, Any]
+
+
 class CellResult(Record):
     """Everything measured for one cell, plus what it was run with. A cell that did not finish has no
     timing, complexity or setup."""
@@ -196,6 +210,7 @@ class CellResult(Record):
     revisions: dict[str, str | None] = Field(default_factory=dict)
     specs: dict = Field(default_factory=dict)
     provenance: Provenance | None = None  # absent in files written before it was recorded
+    fingerprint: Fingerprint | None = None  # absent in files written before it was recorded
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
