@@ -4,9 +4,13 @@ run scored once on test.
 Rung r trains every surviving configuration, for every seed, to `budgets[r]` optimizer steps of its full-budget
 schedule, resuming from the state its previous rung left (kept in memory: `benchmark.engine.rung_states`); the best
 1/`halving_rate` by mean validation score over seeds go on (ties, such as runs all still at chance, by mean
-validation loss). The survivor of the last rung has then trained exactly as one uninterrupted full run, and that run
-is the cell's final run: the test split is predicted once, there, and never read before. A configuration that
-diverges scores lowest and drops out; if the chosen one diverges, that seed's cell is recorded as diverged.
+validation loss), and under the `noise` selection also those within the paired validation noise of the best (up to
+a cap). A configuration that reaches the last rung has then trained exactly as one uninterrupted full run: a final
+run. The best final run by validation is the cell's, and the test split is read once per seed, for that run only,
+once the whole search has chosen: final runs keep their trained weights (on the CPU) until then, and one lost to a
+kill is trained again, to the same weights and curve. When the choice lies at an edge of its grid, a new round
+searches the grid's extension past that edge against it (`benchmark.engine.search.grid_extension`). A configuration
+that diverges scores lowest and drops out; if the chosen one diverges, that seed's cell is recorded as diverged.
 """
 
 from __future__ import annotations
@@ -15,19 +19,21 @@ import copy
 import math
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from benchmark.data.collate import make_collator
-from benchmark.data.loading import LABEL
+from benchmark.data.loading import LABEL, TaskData
 from benchmark.engine.context import RunContext, for_model
 from benchmark.engine.loop import DivergedError, TrainConfig, TrainOutcome, predict_split, train_and_evaluate
 from benchmark.engine.oom import halving_batch_on_oom
 from benchmark.engine.plan import Cell, Group
 from benchmark.engine.records import CellOutcome, cell_result, group_specs
-from benchmark.engine.rung_states import RungStates
-from benchmark.engine.search import SearchState, expand_grid, halving_budgets
+from benchmark.engine.rung_states import RungStates, cpu_copy
+from benchmark.engine.search import NoiseRule, SearchState, expand_grid, grid_extension, halving_budgets, still_at_edge
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
 from benchmark.models.factory import LoadedModel
@@ -38,53 +44,108 @@ STATE_FILE = "search.json"
 DIVERGED_SCORE = -math.inf  # a diverged configuration ranks below every finite score
 
 
+@dataclass
+class _FinalRun:
+    """A run that trained the whole budget, kept until the search has chosen: its trained weights (on the CPU),
+    what it measured, and what scoring it on test needs."""
+
+    weights: dict
+    outcome: TrainOutcome
+    data: TaskData
+    collate: Callable
+    tried: list[int]
+
+
 class FinetuneSearch:
     """The state of one group's search and how to train one (configuration, seed) to a rung."""
 
     def __init__(self, group: Group, context: RunContext):
         self.group, self.context = group, context
         self.training = context.training(group.task)
-        self.configs = expand_grid(context.grid(group.model, group.init, group.task, "finetune"))
-        self.rate = (group.task.search or context.suite_search).halving_rate
+        search = group.task.search or context.suite_search
+        self.rate, self.max_extensions = search.halving_rate, search.max_extensions
+        self.noise = NoiseRule(search.noise_z, search.noise_cap) if search.selection == "noise" else None
+        configs = expand_grid(context.grid(group.model, group.init, group.task, "finetune"))
         self.work_dir = work_dir(context, group)
         self.rung_states = RungStates()  # each surviving run's state between rungs
         self.initial: dict[int, tuple[LoadedModel, dict]] = {}  # per seed: the freshly built model, RNG after it
-        budgets = halving_budgets(self._total_steps(), len(self.configs), self.rate)
-        self.state = SearchState.load_or_new(self.work_dir / STATE_FILE, self.configs, list(group.seeds), budgets)
+        budgets = halving_budgets(self._total_steps(), len(configs), self.rate)
+        self.state = SearchState.load_or_new(self.work_dir / STATE_FILE, configs, list(group.seeds), budgets)
         self.complexity: dict | None = None
+        self.started = 0.0
+        self.kept: dict[tuple[int, int], _FinalRun] = {}  # (configuration, seed) -> its final run, until tested
+
+    @property
+    def configs(self) -> list[dict[str, float]]:
+        """Every configuration searched so far: the grid, then those its extensions added."""
+        return self.state.configs
 
     def run(self) -> list[CellResult]:
-        started = time.perf_counter() - self.state.wall_s
-        budgets = self.state.budgets
+        self.started = time.perf_counter() - self.state.wall_s
         with track_peak_memory(self.context.accelerator.device) as memory:
-            for rung in range(len(budgets)):
-                final = rung == len(budgets) - 1
-                alive = self.state.alive(rung, self.rate)
-                for index in alive:
-                    for position, cell in enumerate(self.group.cells()):
-                        if self._done(index, rung, position, cell.seed, final):
-                            continue
-                        self._train(index, rung, position, cell, final)
-                        self.state.wall_s = time.perf_counter() - started
-                        self._save()
-                if not final:
-                    self._drop_checkpoints(set(alive) - set(self.state.alive(rung + 1, self.rate)))
+            self._run_round()
+            while self._extend():
+                self._run_round()
+            chosen = self.state.chosen(self.rate, self.noise)
+            self._test_chosen(chosen)
         record = SearchRecord(
             method="successive_halving",
             seeds=list(self.group.seeds),
-            budgets=budgets,
+            budgets=self.state.budgets,
             halving_rate=self.rate,
             candidates=self.state.candidates(),
-            chosen=self.state.alive(len(budgets) - 1, self.rate)[0],
-            wall_s=time.perf_counter() - started,
+            chosen=chosen,
+            wall_s=time.perf_counter() - self.started,
+            selection="rank" if self.noise is None else "noise",
+            extensions=self.state.extensions,
+            max_extensions=self.max_extensions,
+            chosen_at_edge=still_at_edge(self.configs, chosen),
         )
-        results = [self._final(seed, record, memory) for seed in self.group.seeds]
+        results = [self._final(chosen, seed, record, memory) for seed in self.group.seeds]
         if self.context.accelerator.is_main_process:
             _remove_with_empty_parents(self.work_dir, self.context.work_dir)
         return results
 
-    def _done(self, index: int, rung: int, position: int, seed: int, final: bool) -> bool:
-        return self.state.score(index, rung, position) is not None and (not final or seed in self.state.finals)
+    def _run_round(self) -> None:
+        """Successive halving over the latest round's configurations (a finished rung's runs are not redone)."""
+        budgets = self.state.budgets
+        for rung in range(len(budgets)):
+            final = rung == len(budgets) - 1
+            alive = self.state.alive(rung, self.rate, self.noise)
+            for index in alive:
+                for position, cell in enumerate(self.group.cells()):
+                    if self.state.score(index, rung, position) is not None:  # recorded before a stop
+                        continue
+                    self._train(index, rung, position, cell, final)
+                    self.state.wall_s = time.perf_counter() - self.started
+                    self._save()
+            if not final:
+                self._drop_checkpoints(set(alive) - set(self.state.alive(rung + 1, self.rate, self.noise)))
+
+    def _extend(self) -> bool:
+        """Start a new round when the latest choice lies at an edge of its grid that may still grow."""
+        chosen = self.state.chosen(self.rate, self.noise)
+        self.kept = {key: run for key, run in self.kept.items() if key[0] == chosen}  # no other can be chosen now
+        added, configs = grid_extension(self.configs, chosen, self.state.extensions, self.max_extensions)
+        if not configs:
+            return False
+        self.state.extend(added, configs, chosen)
+        self._save()
+        return True
+
+    def _test_chosen(self, chosen: int) -> None:
+        """Score each seed's final run of the chosen configuration on test, the only read of the split; a run lost
+        to a kill is trained again first (to the same weights and curve)."""
+        last = len(self.state.budgets) - 1
+        for position, cell in enumerate(self.group.cells()):
+            key = (chosen, cell.seed)
+            if key in self.state.finals:  # tested before a kill, or diverged
+                continue
+            if key not in self.kept:
+                self._train(chosen, last, position, cell, final=True)
+            if key in self.kept:
+                self.state.finals[key] = self._test_once(cell, self.configs[chosen], self.kept.pop(key))
+            self._save()
 
     def _train(self, index: int, rung: int, position: int, cell: Cell, final: bool) -> None:
         """Train one configuration for one seed to the rung's budget and record its validation score."""
@@ -131,11 +192,14 @@ class FinetuneSearch:
         except DivergedError as error:
             self.state.record(index, rung, position, DIVERGED_SCORE)
             if final:
-                self.state.finals[cell.seed] = _diverged(cell, error).model_dump_json()
+                self.state.finals[index, cell.seed] = _diverged(cell, error).model_dump_json()
             return
-        self.state.record(index, rung, position, outcome.metrics[cell.task.main_metric], outcome.loss)
+        score = outcome.metrics[cell.task.main_metric]
+        self.state.record(index, rung, position, score, outcome.loss, outcome.correct)
         if final:
-            self.state.finals[cell.seed] = self._test_once(cell, config, outcome, collected, tried).model_dump_json()
+            network = self.context.accelerator.unwrap_model(collected["loaded"].network)
+            weights = cpu_copy(network.state_dict())
+            self.kept[index, cell.seed] = _FinalRun(weights, outcome, collected["data"], collected["collate"], tried)
 
     def _initial_model(self, cell: Cell, num_labels: int) -> LoadedModel:
         """The seed's freshly built model: built once per group, then copied for every configuration and rung.
@@ -150,12 +214,17 @@ class FinetuneSearch:
         _set_torch_rng_states(rng)
         return copy.deepcopy(template)
 
-    def _test_once(self, cell: Cell, config, outcome: TrainOutcome, collected: dict, tried: list[int]) -> CellResult:
-        """Score the final run on the test split (the only time this group reads it)."""
+    def _test_once(self, cell: Cell, config, run: _FinalRun) -> str:
+        """Score the chosen final run on the test split (the only time this group reads it); its result record."""
         started = time.perf_counter()
-        data, loaded = collected["data"], collected["loaded"]
-        (test,), collate = self.context.preprocessed.inputs([data.test], collected["collate"])
-        predicted, references = predict_split(self.context.accelerator, loaded.network, test, collate, 2 * tried[-1])
+        accelerator, data, outcome, tried = self.context.accelerator, run.data, run.outcome, run.tried
+        accelerator.free_memory()
+        loaded = self._initial_model(cell, data.num_labels)
+        loaded.network.source_classifier = None  # as in training: the trained weights have none
+        loaded.network.load_state_dict(run.weights)
+        network = accelerator.prepare_model(loaded.network, evaluation_mode=True)  # precision and device as trained
+        (test,), collate = self.context.preprocessed.inputs([data.test], run.collate)
+        predicted, references = predict_split(accelerator, network, test, collate, 2 * tried[-1])
         test_wall_s = time.perf_counter() - started
         outcome_record = CellOutcome(
             cell=cell,
@@ -185,11 +254,12 @@ class FinetuneSearch:
                 "dataset_fingerprint": data.fingerprint,
             },
         )
-        return cell_result(outcome_record, self.context.accelerator, group_specs(self.group, self.context))
+        result = cell_result(outcome_record, self.context.accelerator, group_specs(self.group, self.context))
+        return result.model_dump_json()
 
-    def _final(self, seed: int, record: SearchRecord, memory) -> CellResult:
-        """A seed's final record with the group's whole search and its peak memory."""
-        result = CellResult.model_validate_json(self.state.finals[seed])
+    def _final(self, chosen: int, seed: int, record: SearchRecord, memory) -> CellResult:
+        """A seed's final record of the chosen configuration, with the group's whole search and its peak memory."""
+        result = CellResult.model_validate_json(self.state.finals[chosen, seed])
         if result.status != "ok":
             return result
         complexity = result.complexity.model_copy(

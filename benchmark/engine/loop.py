@@ -98,6 +98,8 @@ class TrainOutcome:
     loss_since_eval: list[float] = field(default_factory=lambda: [0.0, 0])
     # [device loss sum, micro-batches] not yet read at a logging point: nonzero only in a checkpoint taken at a stop
     loss_window: list[float] = field(default_factory=lambda: [0.0, 0])
+    # per validation example at the latest evaluation, "1" right and "0" wrong: the paired noise of a search
+    correct: str = ""
 
     @property
     def finished(self) -> bool:
@@ -330,7 +332,7 @@ def _rung_checkpoint(loop: _Loop, outcome: TrainOutcome, step: int, durable: boo
     if memory is None or loop.config.checkpoint_dir is None:
         _checkpoint(loop, outcome, step)
         return
-    progress = {"step": step, "outcome": {k: v for k, v in asdict(outcome).items() if k != "metrics"}}
+    progress = {"step": step, "outcome": _saved(outcome)}
     memory.save(loop.config.checkpoint_dir, loop.accelerator, loop.model, loop.optimizer, loop.scheduler, progress)
     if durable:
         _checkpoint(loop, outcome, step)
@@ -339,8 +341,12 @@ def _rung_checkpoint(loop: _Loop, outcome: TrainOutcome, step: int, durable: boo
 def _checkpoint(loop: _Loop, outcome: TrainOutcome, step: int) -> None:
     if loop.config.checkpoint_dir is None:
         return
-    state = {k: v for k, v in asdict(outcome).items() if k != "metrics"}
-    save_checkpoint(loop.accelerator, loop.config.checkpoint_dir, {"step": step, "outcome": state})
+    save_checkpoint(loop.accelerator, loop.config.checkpoint_dir, {"step": step, "outcome": _saved(outcome)})
+
+
+def _saved(outcome: TrainOutcome) -> dict:
+    """What a checkpoint keeps of the outcome so far: all but what the next evaluation sets again."""
+    return {k: v for k, v in asdict(outcome).items() if k not in ("metrics", "correct")}
 
 
 def _stop_requested(loop: _Loop, step: int) -> bool:
@@ -357,7 +363,7 @@ def _stop_requested(loop: _Loop, step: int) -> bool:
 
 def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) -> None:
     started = time.perf_counter()
-    metrics, loss, outcome.eval_examples_scored = evaluate_model(
+    metrics, loss, outcome.eval_examples_scored, outcome.correct = evaluate_model(
         loop.accelerator, loop.model, loop.eval_loader, loop.metric_fn
     )
     outcome.eval_wall_s += time.perf_counter() - started
@@ -378,13 +384,15 @@ def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) ->
 
 def evaluate_model(
     accelerator: Accelerator, model: nn.Module, eval_loader, metric_fn: MetricFn
-) -> tuple[dict[str, float], float, int]:
+) -> tuple[dict[str, float], float, int, str]:
     """Metrics of `model` over the whole evaluation set, gathered from every process without duplicates, its
-    mean cross-entropy there (what a search compares where the metric ties, e.g. every run still at chance), and
-    how many examples were scored (the evaluation set's size when nothing is duplicated or lost)."""
+    mean cross-entropy there (what a search compares where the metric ties, e.g. every run still at chance), how
+    many examples were scored (the evaluation set's size when nothing is duplicated or lost), and which were right
+    ("1") or wrong ("0"), in order (what a search pairs to tell a difference from noise)."""
     predictions, references, losses = predict(accelerator, model, eval_loader)
     loss = math.fsum(losses) / len(losses) if losses else math.nan
-    return metric_fn(predictions, references), loss, len(predictions)
+    correct = "".join("1" if p == r else "0" for p, r in zip(predictions, references, strict=True))
+    return metric_fn(predictions, references), loss, len(predictions), correct
 
 
 def predict(accelerator: Accelerator, model: nn.Module, loader) -> tuple[list[int], list[int], list[float]]:

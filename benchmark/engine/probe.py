@@ -1,10 +1,15 @@
 """A linear-probe group: frozen features once per seed, every grid configuration trained at once, the choice made
-on the mean validation score over seeds, then each seed's chosen head scored once on test."""
+on the mean validation score over seeds, then each seed's chosen head scored once on test. When the choice lies at an
+edge of a searched dimension's grid, the heads of the grid's extension past that edge are trained on the same
+features (each head trains exactly as it would with the others) and the choice is made again."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,34 +19,45 @@ from benchmark.data.loading import LABEL
 from benchmark.engine.context import RunContext, for_model
 from benchmark.engine.features import FrozenFeatures
 from benchmark.engine.plan import Group
-from benchmark.engine.probe_heads import HeadsOutcome, ProbeSettings, predict_heads, train_heads
+from benchmark.engine.probe_heads import HeadsOutcome, ProbeSettings, merge_heads, predict_heads, train_heads
 from benchmark.engine.records import CellOutcome, cell_result, group_specs
-from benchmark.engine.search import best_indices, expand_grid
+from benchmark.engine.search import best_indices, expand_grid, grid_extension, still_at_edge
 from benchmark.estimators.transferability import estimate_all
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
-from benchmark.results.schema import Candidate, CellResult, SearchRecord
+from benchmark.results.schema import Candidate, CellResult, GridExtension, SearchRecord
 
 
 @dataclass
 class _SeedProbe:
-    """One seed's trained heads and what the final record needs from that seed."""
+    """One seed's trained heads, what training more of them needs, and what the final record needs from that seed."""
 
     heads: HeadsOutcome
     test: tuple[torch.Tensor, list[int]]
     outcome_fields: dict
+    train_heads_for: Callable[[list[dict[str, float]]], HeadsOutcome]  # heads of more configurations, same features
 
 
 def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
-    """Probe every seed of the group with the whole grid, choose on validation, score the choice on test."""
+    """Probe every seed of the group with the whole grid, choose on validation (extending the grid past an edge the
+    choice lies on), score the choice on test."""
     started = time.perf_counter()
     configs = expand_grid(context.grid(group.model, group.init, group.task, "linear_probe"))
+    max_extensions = (group.task.search or context.suite_search).max_extensions
+    extensions: list[GridExtension] = []
     with track_peak_memory(context.accelerator.device) as memory:
         probes = _probe_seeds(group, context, configs)
+        chosen = _choose(probes, len(configs), group.task.main_metric)
+        for round_index in itertools.count(1):
+            added, new = grid_extension(configs, chosen, extensions, max_extensions)
+            if not new:
+                break
+            for probe in probes:
+                probe.heads = merge_heads(probe.heads, probe.train_heads_for(new))
+            extensions += [e.model_copy(update={"round": round_index}) for e in added]
+            configs = [*configs, *new]
+            chosen = _choose(probes, len(configs), group.task.main_metric)
     task = group.task
-    means = {i: statistics.fmean(p.heads.metrics[i][task.main_metric] for p in probes) for i in range(len(configs))}
-    losses = {i: statistics.fmean(p.heads.losses[i] for p in probes) for i in range(len(configs))}
-    chosen = best_indices(means, 1, losses)[0]
     search = SearchRecord(
         method="batched_heads",
         seeds=list(group.seeds),
@@ -57,6 +73,9 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
         ],
         chosen=chosen,
         wall_s=time.perf_counter() - started,
+        extensions=extensions,
+        max_extensions=max_extensions,
+        chosen_at_edge=still_at_edge(configs, chosen),
     )
     results = []
     for probe in probes:
@@ -75,14 +94,21 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
     return results
 
 
+def _choose(probes: list[_SeedProbe], configs: int, main_metric: str) -> int:
+    """The head with the best mean validation score over seeds (ties: lower mean validation loss, then earlier)."""
+    means = {i: statistics.fmean(p.heads.metrics[i][main_metric] for p in probes) for i in range(configs)}
+    losses = {i: statistics.fmean(p.heads.losses[i] for p in probes) for i in range(configs)}
+    return best_indices(means, 1, losses)[0]
+
+
 def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, float]]) -> list[_SeedProbe]:
-    """Every seed's heads; a pretrained backbone is built once (its features do not depend on the seed)."""
+    """Every seed's heads; a backbone whose weights do not depend on the seed is built once."""
     task, loaded, probes = group.task, None, []
     training = context.training(task)
     for seed, cell in zip(group.seeds, group.cells(), strict=True):
         seed_started = time.perf_counter()
         raw = context.task_data(task, seed)
-        if loaded is None or group.init == "scratch":
+        if loaded is None or context.depends_on_seed(group.model, group.init):
             loaded = context.build(group.model, group.init, task, raw.num_labels, seed)
         data = for_model(raw, task, loaded)
         complexity = context.complexity(group.model, task, loaded, data)
@@ -93,16 +119,15 @@ def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, floa
         # Every process trains the heads on all features; the batch is the global one a fine-tune would use.
         global_batch = training.batch_size * context.accelerator.num_processes
         settings = ProbeSettings(training.probe_epochs, global_batch, training.warmup_ratio, seed)
-        heads = train_heads(
-            train,
-            validation,
-            configs,
-            raw.num_labels,
-            settings,
-            metric_fn(task.metrics),
-            task.main_metric,
-            curve_metric_fn=metric_fn([task.main_metric]),  # every metric only at the end
+        heads_for = functools.partial(
+            _train_heads_for,
+            train=train,
+            validation=validation,
+            num_labels=raw.num_labels,
+            settings=settings,
+            task=task,
         )
+        heads = heads_for(configs)
         dim = train[0].shape[1]
         complexity["params_trainable"] = (dim + 1) * raw.num_labels
         outcome_fields = {
@@ -131,8 +156,22 @@ def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, floa
                 "dataset_fingerprint": data.fingerprint,
             },
         }
-        probes.append(_SeedProbe(heads, (test[0], test[1].tolist()), outcome_fields))
+        probes.append(_SeedProbe(heads, (test[0], test[1].tolist()), outcome_fields, heads_for))
     return probes
+
+
+def _train_heads_for(configs, *, train, validation, num_labels: int, settings: ProbeSettings, task) -> HeadsOutcome:
+    """One head per configuration on one seed's standardised features."""
+    return train_heads(
+        train,
+        validation,
+        configs,
+        num_labels,
+        settings,
+        metric_fn(task.metrics),
+        task.main_metric,
+        curve_metric_fn=metric_fn([task.main_metric]),  # every metric only at the end
+    )
 
 
 def _standardised(frozen: FrozenFeatures, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:

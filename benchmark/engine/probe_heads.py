@@ -135,6 +135,24 @@ def train_heads(
     raise AssertionError("unreachable: the step budget ends the loop")
 
 
+def merge_heads(first: HeadsOutcome, second: HeadsOutcome) -> HeadsOutcome:
+    """The heads of two `train_heads` calls on the same features and settings as one outcome, `first`'s heads then
+    `second`'s: each head trained exactly as it would have in one call with all of them."""
+    if first.optimizer_steps != second.optimizer_steps:
+        raise ValueError("heads trained for different numbers of steps cannot be merged")
+    return HeadsOutcome(
+        metrics=[*first.metrics, *second.metrics],
+        curves=[*first.curves, *second.curves],
+        weight=torch.cat([first.weight, second.weight]),
+        bias=torch.cat([first.bias, second.bias]),
+        train_wall_s=first.train_wall_s + second.train_wall_s,
+        eval_wall_s=first.eval_wall_s + second.eval_wall_s,
+        optimizer_steps=first.optimizer_steps,
+        examples_seen=first.examples_seen + second.examples_seen,
+        losses=[*first.losses, *second.losses],
+    )
+
+
 def predict_heads(outcome: HeadsOutcome, features: torch.Tensor, head: int) -> list[int]:
     """Predicted labels of one trained head."""
     with torch.no_grad():

@@ -34,8 +34,8 @@ class RungStates:
     def save(self, key: Path, accelerator: Accelerator, model, optimizer, scheduler, progress: dict) -> None:
         """Copy everything a continuation needs (tensors to the CPU, so device memory holds one run at a time)."""
         self.states[Path(key)] = {
-            "model": _to_cpu(accelerator.unwrap_model(model).state_dict()),
-            "optimizer": _to_cpu(optimizer.state_dict()),
+            "model": cpu_copy(accelerator.unwrap_model(model).state_dict()),
+            "optimizer": cpu_copy(optimizer.state_dict()),
             "scheduler": copy.deepcopy(scheduler.state_dict()),
             "scaler": copy.deepcopy(accelerator.scaler.state_dict()) if accelerator.scaler is not None else None,
             "step": accelerator.step,
@@ -64,14 +64,14 @@ class RungStates:
         return Path(key) in self.states
 
 
-def _to_cpu(value):
+def cpu_copy(value):
     """A deep copy of a (nested) state dict with every tensor cloned to the CPU."""
     if isinstance(value, torch.Tensor):
         return value.detach().to("cpu", copy=True)
     if isinstance(value, dict):
-        return {key: _to_cpu(item) for key, item in value.items()}
+        return {key: cpu_copy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_to_cpu(item) for item in value)
+        return type(value)(cpu_copy(item) for item in value)
     return copy.deepcopy(value)
 
 

@@ -123,6 +123,16 @@ class Candidate(Record):
         return [None if None in rung else sum(rung) / len(rung) for rung in self.scores]
 
 
+class GridExtension(Record):
+    """One value added past an edge of a searched dimension's grid because the choice lay on that edge; the
+    configurations it adds were searched in round `round` against the previous round's choice."""
+
+    dimension: Literal["learning_rate", "weight_decay"]
+    edge: Literal["lower", "upper"]
+    value: float
+    round: int = 0
+
+
 class SearchRecord(Record):
     """How a cell's configuration was chosen, on validation only, for its (model, init, task, protocol).
 
@@ -131,6 +141,13 @@ class SearchRecord(Record):
     (linear probes: every configuration trained at once on cached features, one rung). `chosen` indexes
     `candidates`, which are in grid order. Configurations that tie on the mean score (typically runs still at
     chance after an early rung) are ordered by mean validation loss; remaining ties go to the earlier one.
+
+    `selection` is how a rung of successive halving dropped configurations: "rank" (the best 1/`halving_rate` go
+    on) or "noise" (only those worse than the best by more than the paired validation noise drop; several may reach
+    the last rung, and the best of them there is chosen); None in files written before it was recorded. Where the
+    choice lay at an edge of its grid, the grid was extended (`extensions`, up to `max_extensions` per dimension; the
+    candidates they added follow the grid's); `chosen_at_edge` names the searched dimensions whose chosen value
+    still lies at an edge of the extended grid (None in files written before it was recorded).
     """
 
     method: Literal["successive_halving", "batched_heads"]
@@ -140,6 +157,10 @@ class SearchRecord(Record):
     candidates: list[Candidate]
     chosen: int
     wall_s: float
+    selection: Literal["rank", "noise"] | None = None
+    extensions: list[GridExtension] = Field(default_factory=list)
+    max_extensions: int | None = None
+    chosen_at_edge: list[str] | None = None
 
     @property
     def chosen_config(self) -> dict[str, float]:

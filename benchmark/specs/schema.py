@@ -148,13 +148,25 @@ class SearchSpec(StrictModel):
 
     Fine-tune grids are searched by successive halving: every configuration trains a first share of the budget,
     the best 1/`halving_rate` by mean validation score over seeds continue, and so on until one configuration has
-    the whole budget. Probe grids train every configuration at once on the cached features.
+    the whole budget. Under the `noise` selection a rung keeps, beyond those, every configuration within the
+    paired validation noise of the best (`noise_z` standard errors), up to `noise_cap` times as many; `rank` is
+    the plain rule. Probe grids train every configuration at once on the cached features. When the choice lies at
+    the edge of a searched dimension's grid, that grid is extended one geometric step past the edge and searched
+    again, at most `max_extensions` times per dimension.
     """
 
     finetune: GridSpec | None = None
     finetune_scratch: GridSpec | None = Field(default=None, description="The scratch twins' fine-tune grid.")
     linear_probe: GridSpec | None = None
     halving_rate: int = Field(default=3, ge=2)
+    selection: Literal["noise", "rank"] = Field(
+        default="noise", description="How a rung drops configurations: beyond the validation noise, or by rank alone."
+    )
+    noise_z: float = Field(default=1.96, gt=0, description="Standard errors of the paired difference that are noise.")
+    noise_cap: int = Field(default=2, ge=1, description="A rung keeps at most this many times the best 1/halving_rate.")
+    max_extensions: int = Field(
+        default=2, ge=0, description="Steps a searched dimension's grid may grow past the edge its choice lies on."
+    )
 
 
 class TaskSpec(StrictModel):

@@ -53,7 +53,12 @@ def test_every_cell_writes_a_complete_result(tiny_run):
         assert chosen.config == {"learning_rate": result.setup.learning_rate, "weight_decay": result.setup.weight_decay}
         assert chosen.scores[-1][0] == result.validation_metrics[result.main_metric]
         assert search.method == ("batched_heads" if result.protocol == "linear_probe" else "successive_halving")
-        assert len(search.candidates) == 2  # the tiny suite's grids
+        # the tiny suite's grids (two values of one dimension), then one value for each step past an edge
+        assert len(search.candidates) == 2 + len(search.extensions)
+        assert all(
+            search.max_extensions == sum(e.dimension == name for e in search.extensions)
+            for name in search.chosen_at_edge
+        )  # still at an edge: only once the extensions are spent
         if result.protocol == "finetune":  # the validation loss that breaks ties, at every point the score is
             assert chosen.losses[-1][0] == pytest.approx(result.curve[-1].loss) and result.curve[-1].loss > 0
         assert result.convergence is not None and result.convergence.tolerance >= 0.01

@@ -9,12 +9,19 @@ import pytest
 from benchmark.engine.search import (
     DEFAULT_GRIDS,
     DEFAULT_PROBE_GRID,
+    NoiseRule,
     SearchState,
     best_indices,
+    chosen_edges,
     expand_grid,
+    grid_extension,
     halving_budgets,
+    paired_standard_error,
     resolve_grid,
+    step_past,
+    still_at_edge,
 )
+from benchmark.results.schema import GridExtension
 from benchmark.specs.schema import GridSpec, SearchSpec
 
 
@@ -78,14 +85,19 @@ def test_ties_on_the_mean_score_go_to_the_lower_mean_validation_loss_then_to_the
 def test_state_round_trips_and_a_different_search_starts_fresh(tmp_path):
     configs = expand_grid(GridSpec(learning_rate=[1e-3, 3e-3]))
     state = SearchState(configs=configs, seeds=[0, 1], budgets=[4, 8])
-    state.record(1, 0, 1, 0.75, 0.6)
+    state.record(1, 0, 1, 0.75, 0.6, "0111")
     state.record(0, 0, 0, -math.inf)
-    state.finals[1] = '{"x": 1}'
+    state.finals[1, 1] = '{"x": 1}'
     state.batch_sizes["1/1"] = [16, 8]
+    extension = GridExtension(dimension="learning_rate", edge="upper", value=9e-3)
+    state.extend([extension], [{"learning_rate": 9e-3, "weight_decay": 0.01}], incumbent=1)
     state.save(tmp_path / "search.json")
     loaded = SearchState.load_or_new(tmp_path / "search.json", configs, [0, 1], [4, 8])
     assert loaded.scores == state.scores and loaded.finals == state.finals and loaded.batch_sizes == state.batch_sizes
     assert loaded.losses == {1: {0: {1: 0.6}}, 0: {0: {0: math.inf}}}
+    assert loaded.correct == {1: {0: {1: "0111"}}, 0: {0: {0: ""}}}
+    assert loaded.configs == [*configs, {"learning_rate": 9e-3, "weight_decay": 0.01}]  # the extended grid resumes
+    assert loaded.rounds == [[0, 1], [1, 2]] and loaded.extensions == [extension.model_copy(update={"round": 1})]
     assert SearchState.load_or_new(tmp_path / "search.json", configs, [0, 1, 2], [4, 8]).scores == {}
     (tmp_path / "broken.json").write_text("{not json")
     assert SearchState.load_or_new(tmp_path / "broken.json", configs, [0, 1], [4, 8]).scores == {}
@@ -108,3 +120,67 @@ def test_grids_resolve_task_then_suite_then_library_default():
     assert resolve_grid(suite, task, "timm", "pretrained", "linear_probe").learning_rate == [0.2]
     assert resolve_grid(suite, None, "timm", "scratch", "finetune") == DEFAULT_GRIDS["timm", "scratch"]
     assert resolve_grid(SearchSpec(), None, "transformers", "pretrained", "linear_probe") == DEFAULT_PROBE_GRID
+
+
+def _scored(state: SearchState, rung: int, results: dict[int, list[str]]) -> None:
+    """Record each configuration's per-seed validation correctness at a rung, its accuracy as the score."""
+    for index, per_seed in results.items():
+        for seed, correct in enumerate(per_seed):
+            state.record(index, rung, seed, correct.count("1") / len(correct), 1.0, correct)
+
+
+def test_a_rung_keeps_the_configurations_within_the_validation_noise_of_the_best():
+    configs = expand_grid(GridSpec(learning_rate=[1e-4, 3e-4, 1e-3, 3e-3], weight_decay=[0.01, 0.1]))
+    state = SearchState(configs=configs, seeds=[0, 1], budgets=[9, 27, 81])  # 8 configurations, rate 3
+    best = "1" * 70 + "0" * 30
+    near = "0" * 10 + "1" * 66 + "0" * 24  # 10 lost, 6 won: 4 examples behind on 100, within the noise
+    far = "1" * 30 + "0" * 70  # 40 behind: beyond it
+    _scored(state, 0, {0: [best, best], 1: [near, near], 2: [near, best], 3: [far, far]})
+    _scored(state, 0, {i: [far, far] for i in range(4, 8)})
+    assert state.alive(1, 3) == [0, 1, 2]  # the rank rule: the best ceil(8/3) = 3, whatever the gaps
+    rule = NoiseRule(z=1.96, cap=2)
+    assert state.alive(1, 3, rule) == [0, 1, 2]  # the far ones drop; 3 is also today's share
+    _scored(state, 0, {4: [near, near], 5: [near, best], 6: [best, near]})  # more within the noise...
+    assert state.alive(1, 3, rule) == [0, 1, 2, 4, 5, 6]  # ... continue, up to the cap of 2 x 3
+    assert state.alive(1, 3) == [0, 2, 5]  # the rank rule: ties of the mean go to the earlier configuration
+    assert state.alive(1, 3, NoiseRule(z=1.96, cap=1)) == [0, 2, 5]  # cap 1 is the rank rule
+    assert state.alive(1, 3, NoiseRule(z=0.01, cap=2)) == [0, 2, 5]  # a tiny band keeps only the rank share
+    # the last rung: the finalists within the noise (at most `cap`) train the whole budget, the best is chosen there
+    _scored(state, 1, {i: [best, best] if i == 5 else [near, near] for i in [0, 1, 2, 4, 5, 6]})
+    assert state.alive(2, 3) == [5] and state.alive(2, 3, rule) == [0, 5]
+    _scored(state, 2, {0: [best, best], 5: [near, near]})
+    assert state.chosen(3, rule) == 0 and state.chosen(3) == 5
+
+
+def test_the_paired_standard_error_grows_with_disagreement_and_with_the_spread_over_seeds():
+    assert paired_standard_error(["1100"], ["1100"]) == 0.0  # identical predictions: no noise
+    assert paired_standard_error(["1100"], ["0011"]) == pytest.approx(math.sqrt(4 / 3 / 4))  # all 4 disagree
+    one_seed = paired_standard_error(["11110000"], ["11101000"])
+    two_seeds = paired_standard_error(["11110000", "11110000"], ["11101000", "00000000"])
+    assert 0 < one_seed < two_seeds
+    assert paired_standard_error([""], [""]) == 0.0 and paired_standard_error(["10"], ["1"]) == 0.0
+
+
+def test_the_grid_extends_one_geometric_step_past_each_edge_the_choice_lies_on():
+    configs = expand_grid(GridSpec(learning_rate=[1e-4, 3e-4, 1e-3], weight_decay=[0.01, 0.1]))
+    corner = configs.index({"learning_rate": 1e-3, "weight_decay": 0.1})
+    assert chosen_edges(configs, corner) == [("learning_rate", "upper"), ("weight_decay", "upper")]
+    added, new = grid_extension(configs, corner, [], max_extensions=2)
+    assert [(e.dimension, e.edge, e.value) for e in added] == [
+        ("learning_rate", "upper", 3.33e-3),
+        ("weight_decay", "upper", 1.0),
+    ]
+    # a grid row and a grid column: the new rate with every decay, the new decay with every rate
+    assert len(new) == 4 * 3 - len(configs) and {"learning_rate": 3.33e-3, "weight_decay": 1.0} in new
+    interior = configs.index({"learning_rate": 3e-4, "weight_decay": 0.01})
+    assert chosen_edges(configs, interior) == [("weight_decay", "lower")]
+    assert step_past([0.01, 0.1], "lower") == 1e-3 and step_past([0.0, 0.3, 3.0], "upper") == 30.0
+    assert step_past([0.0, 0.1], "upper") == 1.0  # a decade past a neighbour of 0
+    no_decay = expand_grid(GridSpec(learning_rate=[1e-3, 1e-2], weight_decay=[0.0, 3.0]))
+    assert chosen_edges(no_decay, 0) == [("learning_rate", "lower")]  # no decay is the end of that axis, no edge
+    single = expand_grid(GridSpec(learning_rate=[1e-3]))
+    assert chosen_edges(single, 0) == [] and still_at_edge(single, 0) == []  # one value: not searched
+    done = [GridExtension(dimension="learning_rate", edge="upper", value=3.33e-3)] * 2
+    added, new = grid_extension(configs, corner, done, max_extensions=2)
+    assert [e.dimension for e in added] == ["weight_decay"]  # the rate has had its two steps
+    assert grid_extension(configs, corner, [], max_extensions=0) == ([], [])
