@@ -53,8 +53,8 @@ class RunContext:
     encoded_data: dict[str, TaskData] = field(default_factory=dict)
     complexity_cache: dict[tuple, dict] = field(default_factory=dict)
     preprocessed: PreprocessCache = field(default_factory=PreprocessCache)  # image and audio inputs, once per split
-    # model id -> the checkpoint folder its pretraining stage saved, or why that stage failed
-    pretrained_checkpoints: dict[str, Path | str] = field(default_factory=dict)
+    # model id -> {pretraining seed: the checkpoint folder that run saved}, or why the stage failed
+    pretrained_checkpoints: dict[str, dict[int, Path] | str] = field(default_factory=dict)
 
     def encoded(self, task: TaskSpec) -> TaskData:
         """A task's full splits, loaded and label-encoded once per run."""
@@ -66,13 +66,24 @@ class RunContext:
         """A task's splits for a seed, capped by the run's caps."""
         return cap_task_data(self.encoded(task), task, seed, self.caps)
 
-    def resolve(self, model: ModelSpec) -> ModelSpec:
-        """The spec to build pretrained: a model with a finished pretraining stage points at the checkpoint it
-        saved (its scratch twin is built from the base checkpoint's config, the same architecture)."""
+    def resolve(self, model: ModelSpec, seed: int | None = None) -> ModelSpec:
+        """The spec to build pretrained: a model with a finished pretraining stage points at the checkpoint its
+        run for `seed` saved (pretraining seed `pretrain.seed_for(seed)`; None: its first seed). Its scratch twin
+        is built from the base checkpoint's config, the same architecture."""
         saved = self.pretrained_checkpoints.get(model.id)
         if isinstance(saved, str):
             raise ModelError(f"model {model.id!r}: {saved}")
-        return model if saved is None else model.model_copy(update={"checkpoint": str(saved)})
+        if saved is None or model.pretrain is None:
+            return model
+        wanted = model.pretrain.seed_for(seed) if seed is not None else min(saved)
+        if wanted not in saved:
+            raise ModelError(f"model {model.id!r}: pretraining seed {wanted} (for seed {seed}) did not run")
+        return model.model_copy(update={"checkpoint": str(saved[wanted])})
+
+    def depends_on_seed(self, model: ModelSpec, init: Init) -> bool:
+        """Whether the model built for another seed is another network: scratch twins, and checkpoints pretrained
+        here with several seeds."""
+        return init == "scratch" or (model.pretrain is not None and len(model.pretrain.seeds) > 1)
 
     def training(self, task: TaskSpec) -> TrainingSpec:
         """Defaults, then the suite's training block, the task's, and the command line's, later ones winning."""
@@ -92,7 +103,7 @@ class RunContext:
         are told the task's clip length (Whisper encoders cut their positional table to it)."""
         clip_seconds = task.preprocessing.clip_seconds if task.modality == "audio" else None
         loaded = build_model(
-            self.resolve(model) if init == "pretrained" else model,
+            self.resolve(model, seed) if init == "pretrained" else model,
             init,
             num_labels,
             seed,

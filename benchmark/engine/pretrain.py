@@ -1,14 +1,17 @@
 """The pretraining stage (L_pre): models whose spec has a `pretrain` block are first trained on a source task.
 
-Each such model is trained once on its source task's train split (validation read for the curve only; the test
-split never), with one fixed configuration, then saved as a standard checkpoint folder: timm's `save_for_hf`
+Each such model is trained on its source task's train split (validation read for the curve only; the test split
+never), with one fixed configuration, once per pretraining seed (`pretrain.seeds`), and each run is saved as a
+standard checkpoint folder: timm's `save_for_hf`
 layout (`config.json` + `model.safetensors`, loaded as `local-dir:`) or transformers' `save_pretrained` with the
 tokenizer or feature extractor. From then on the folder is the model's checkpoint: the factory builds it like
 any other, its source classifier (over the source task's classes) feeds LEEP and NCE, and the source task is its
 declared pretraining data for source-to-target similarity.
 
-The stage is cached under `<output>/.pretrained/<model>-<key>/`, where the key hashes everything that
-determines the run (base checkpoint, the `pretrain` block, the source task's spec), and resumable: the run
+The fine-tune (and probe) of seed k starts from the run of pretraining seed `pretrain.seed_for(k)` (seed k
+itself when the seeds are 0..n-1), so a gain's spread over seeds includes the pretraining run's. Each run is
+cached under `<output>/.pretrained/<model>-<key>/`, where the key hashes everything that determines it (base
+checkpoint, the `pretrain` block without its seed list, the source task's spec, and the run's seed), and resumable: the run
 checkpoints into `state/` like a fine-tune, and the folder counts as finished only once `pretrain.json` is
 written, after the checkpoint. A stage that fails is recorded, and only that model's groups fail.
 """
@@ -31,6 +34,7 @@ from benchmark.data.collate import make_collator
 from benchmark.data.loading import SplitCaps, cap_task_data
 from benchmark.engine.context import RunContext, for_model
 from benchmark.engine.loop import TrainConfig, train_and_evaluate
+from benchmark.engine.records import convergence
 from benchmark.engine.shared_output import SharedOutput, read_claim
 from benchmark.metrics.compute import metric_fn
 from benchmark.models.factory import LoadedModel
@@ -63,6 +67,9 @@ class PretrainRecord(BaseModel):
     curve: list[dict]
     train_wall_s: float
     key: str
+    seed: int = 0
+    flattened: bool | None = None  # the validation curve's last quarter improved on the rest by at most the
+    # records' tolerance (None: too few points to tell); a stage that had not flattened is marked, not hidden
 
 
 @dataclass(frozen=True)
@@ -73,21 +80,35 @@ class Pretrained:
     record: PretrainRecord
 
 
-def pretrain_key(model: ModelSpec, source: TaskSpec) -> str:
-    """A short hash of everything that determines the stage's result (not the model's id or notes)."""
+def pretrain_key(model: ModelSpec, source: TaskSpec, seed: int | None = None) -> str:
+    """A short hash of everything that determines a run's result (not the model's id or notes): with a seed, that
+    seed's run (the seed list left out, so adding a seed keeps the other runs); without, the whole stage."""
+    block = model.pretrain.model_dump() if model.pretrain else None
+    if block is not None and seed is not None:
+        block = {**{k: v for k, v in block.items() if k != "seeds"}, "seed": seed}
     identity = {
         "library": model.library,
         "checkpoint": model.checkpoint,
         "revision": model.revision,
         "modality": model.modality,
-        "pretrain": model.pretrain.model_dump() if model.pretrain else None,
+        "pretrain": block,
         "source": source.model_dump(),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def stage_dir(root: Path, model: ModelSpec, source: TaskSpec) -> Path:
-    return root / f"{safe_component(model.id)}-{pretrain_key(model, source)}"
+def stage_dir(root: Path, model: ModelSpec, source: TaskSpec, seed: int = 0) -> Path:
+    """The folder of one pretraining run (one seed) of the model."""
+    return root / f"{safe_component(model.id)}-s{seed}-{pretrain_key(model, source, seed)}"
+
+
+def seeds_to_run(model: ModelSpec, finetune_seeds: list[int] | None) -> list[int]:
+    """The pretraining seeds the given fine-tune seeds start from (all of the model's when None), sorted."""
+    spec = model.pretrain
+    assert spec is not None
+    if finetune_seeds is None:
+        return sorted(spec.seeds)
+    return sorted({spec.seed_for(seed) for seed in finetune_seeds})
 
 
 def read_finished(directory: Path) -> Pretrained | None:
@@ -105,30 +126,36 @@ def run_pretraining(
     context: RunContext,
     root: Path,
     shared: SharedOutput | None = None,
-) -> dict[str, Pretrained | str]:
-    """Run (or read from the cache) the stage of every model with a `pretrain` block.
+    finetune_seeds: list[int] | None = None,
+) -> dict[str, dict[int, Pretrained] | str]:
+    """Run (or read from the cache) the stage of every model with a `pretrain` block: one run per pretraining
+    seed that `finetune_seeds` start from (every seed of the block when None).
 
-    Shards sharing the output folder claim each stage as they claim groups: one trains it, the others wait for
-    its checkpoint. Returns {model id: Pretrained, or the error message of a stage that failed}.
+    Shards sharing the output folder claim each run as they claim groups: one trains it, the others wait for
+    its checkpoint. Returns {model id: {pretraining seed: Pretrained}, or the error message of a run that failed}.
     """
-    wanted = [model for model in models if model.pretrain is not None]
-    done: dict[str, Pretrained | str] = {}
+    wanted = [(m, seed) for m in models if m.pretrain is not None for seed in seeds_to_run(m, finetune_seeds)]
+    done: dict[str, dict[int, Pretrained] | str] = {}
     main = context.accelerator.is_main_process
-    for model in tqdm(wanted, desc="pretraining", disable=not main or not wanted):
+    for model, seed in tqdm(wanted, desc="pretraining", disable=not main or not wanted):
         if context.stop_flag is not None:
             context.stop_flag.raise_if_set()
-        directory = stage_dir(root, model, sources[model.id])
+        if isinstance(done.get(model.id), str):
+            continue  # an earlier seed failed: the model's groups fail anyway
+        directory = stage_dir(root, model, sources[model.id], seed)
         try:
-            done[model.id] = _finished_or_run(model, sources[model.id], context, directory, shared)
+            run = _finished_or_run(model, sources[model.id], context, directory, shared, seed)
+            done.setdefault(model.id, {})[seed] = run  # type: ignore[index]
         except Exception as error:  # one stage failing fails only its model's groups (a stop is a BaseException)
-            done[model.id] = f"pretraining on {sources[model.id].task!r} failed: {type(error).__name__}: {error}"
+            source = sources[model.id].task
+            done[model.id] = f"pretraining on {source!r} (seed {seed}) failed: {type(error).__name__}: {error}"
             if main:
                 tqdm.write(f"  failed  pretraining of {model.id}: {done[model.id]}")
     return done
 
 
 def _finished_or_run(
-    model: ModelSpec, source: TaskSpec, context: RunContext, directory: Path, shared: SharedOutput | None
+    model: ModelSpec, source: TaskSpec, context: RunContext, directory: Path, shared: SharedOutput | None, seed: int
 ) -> Pretrained:
     """The cached stage, else this shard's run of it; while another shard holds its claim, wait for that run."""
     accelerator = context.accelerator
@@ -139,7 +166,7 @@ def _finished_or_run(
             ours = broadcast_object_list(ours)
         if ours[0]:
             try:
-                return read_finished(directory) or _pretrain(model, source, context, directory)
+                return read_finished(directory) or _pretrain(model, source, context, directory, seed)
             finally:
                 if claim is not None:
                     claim.release()
@@ -153,15 +180,16 @@ def _finished_or_run(
     return finished
 
 
-def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory: Path) -> Pretrained:
-    """Train the model on its source task, save the checkpoint, then the record (which marks the stage done)."""
+def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory: Path, seed: int) -> Pretrained:
+    """Train the model on its source task with one seed, save the checkpoint, then the record (which marks the
+    run done)."""
     spec = model.pretrain
     assert spec is not None
     encoded = context.encoded(source)
     # The stage never reads the source's test split: one example keeps the split structure without decoding more.
     caps = SplitCaps(train=spec.max_train_samples, validation=context.caps.validation, test=1)
-    raw = cap_task_data(encoded, source, spec.seed, caps)
-    loaded = context.build(model, spec.init, source, raw.num_labels, spec.seed)
+    raw = cap_task_data(encoded, source, seed, caps)
+    loaded = context.build(model, spec.init, source, raw.num_labels, seed)
     loaded.network.source_classifier = None  # the base's own source head is not trained here
     data = for_model(raw, source, loaded)
     training = context.training(source)
@@ -173,7 +201,7 @@ def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory
         weight_decay=spec.weight_decay,
         warmup_ratio=training.warmup_ratio,
         evals_per_epoch=training.evals_per_epoch,
-        seed=spec.seed,
+        seed=seed,
         checkpoint_dir=directory / STATE_DIRNAME,
         checkpoint_interval_s=context.checkpoint_interval_s,
     )
@@ -205,6 +233,8 @@ def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory
         curve=[dict(point) for point in outcome.curve],
         train_wall_s=time.perf_counter() - started,
         key=directory.name,
+        seed=seed,
+        flattened=convergence([dict(p) for p in outcome.curve], len(data.validation)).flattened,
     )
     if context.accelerator.is_main_process:
         _save_checkpoint(model, loaded, directory / CHECKPOINT_DIRNAME)

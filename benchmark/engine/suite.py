@@ -41,7 +41,7 @@ from benchmark.engine.finetune import run_finetune_group, work_dir
 from benchmark.engine.fingerprints import group_fingerprints, group_settings
 from benchmark.engine.interruption import StopFlag, StopRequested
 from benchmark.engine.plan import Cell, Group, Selection, describe_ad_hoc, parse_shard, plan_groups, shard
-from benchmark.engine.pretrain import PRETRAINED_DIRNAME, Pretrained, run_pretraining
+from benchmark.engine.pretrain import PRETRAINED_DIRNAME, run_pretraining
 from benchmark.engine.probe import run_probe_group
 from benchmark.engine.records import provenance
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
@@ -164,9 +164,11 @@ def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: ar
         and (args.overwrite or _rerun_reason(group, context, suite.source_tasks, output_dir) is not None)
     ]
     models = list({group.model.id: group.model for group in pending}.values())
-    stages = run_pretraining(models, suite.source_tasks, context, output_dir / PRETRAINED_DIRNAME, shared)
+    seeds = sorted({seed for group in pending for seed in group.seeds})
+    stages = run_pretraining(models, suite.source_tasks, context, output_dir / PRETRAINED_DIRNAME, shared, seeds)
     context.pretrained_checkpoints = {
-        model_id: stage.checkpoint if isinstance(stage, Pretrained) else stage for model_id, stage in stages.items()
+        model_id: {seed: run.checkpoint for seed, run in stage.items()} if isinstance(stage, dict) else stage
+        for model_id, stage in stages.items()
     }
 
 

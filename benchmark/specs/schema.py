@@ -216,13 +216,24 @@ class PretrainSpec(StrictModel):
     max_steps: PositiveInt | None = Field(default=None, description="Budget in optimizer steps (overrides epochs).")
     batch_size: PositiveInt = 32
     max_train_samples: PositiveInt | None = Field(default=None, description="Cap on the source train split.")
-    seed: int = 0
+    seeds: list[int] = Field(
+        default=[0],
+        min_length=1,
+        description="Pretraining seeds: one run per seed, so a gain's spread includes the pretraining run. The "
+        "fine-tune of seed k starts from the run of seeds[k % len(seeds)] (seed k itself when seeds are 0..n-1).",
+    )
 
     @model_validator(mode="after")
     def _has_budget(self) -> PretrainSpec:
         if self.epochs is None and self.max_steps is None:
             raise ValueError("pretrain needs a budget: epochs or max_steps")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"pretrain seeds must differ, got {self.seeds}")
         return self
+
+    def seed_for(self, finetune_seed: int) -> int:
+        """The pretraining seed whose checkpoint the fine-tune (or probe) of `finetune_seed` starts from."""
+        return self.seeds[finetune_seed % len(self.seeds)]
 
 
 class ModelSpec(StrictModel):

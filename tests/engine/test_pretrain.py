@@ -202,12 +202,12 @@ def test_a_stopped_stage_resumes_to_the_uninterrupted_weights(zoo_tasks, zoo_ass
     model = next(m for m in suite.models if m.id == "bert-on-weather")
     sources = {model.id: suite.source_tasks[model.id]}
 
-    uninterrupted = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "a")[model.id]
+    uninterrupted = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "a")[model.id][0]
     with pytest.raises(StopRequested):
         run_pretraining([model], sources, _context(zoo_assets, _StopAfter(checks=2)), tmp_path / "b")
     directory = stage_dir(tmp_path / "b", model, sources[model.id])
     assert (directory / pretrain.STATE_DIRNAME).is_dir() and read_finished(directory) is None
-    resumed = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "b")[model.id]
+    resumed = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "b")[model.id][0]
 
     assert resumed.record.optimizer_steps == uninterrupted.record.optimizer_steps == 4
     assert [p["step"] for p in resumed.record.curve] == [p["step"] for p in uninterrupted.record.curve]
@@ -231,4 +231,42 @@ def test_a_failed_stage_fails_only_its_model(zoo_tasks, zoo_assets, tmp_path, mo
     monkeypatch.setattr(pretrain, "_pretrain", broken)
     stages = run_pretraining(models, suite.source_tasks, _context(zoo_assets), tmp_path)
     assert "source data unreadable" in stages["bert-on-topics"]
-    assert stages["bert-on-weather"].record.source_task == "weather"
+    assert stages["bert-on-weather"][0].record.source_task == "weather"
+
+
+def test_each_pretraining_seed_is_its_own_run_and_fine_tune_seed_k_starts_from_run_k(zoo_tasks, zoo_assets, tmp_path):
+    """Three pretraining seeds give three checkpoints with different weights; a run asked only for fine-tune seed 1
+    trains only pretraining seed 1; the context builds seed k's model from run k (seed 4 wraps round to run 1)."""
+    registry, _ = collect_registry(zoo_tasks)
+    suite = registry.resolve("zoo_tiny")
+    base = next(m for m in suite.models if m.id == "bert-on-weather")
+    model = base.model_copy(update={"pretrain": base.pretrain.model_copy(update={"seeds": [0, 1, 2]})})
+    sources = {model.id: suite.source_tasks[base.id]}
+
+    only_one = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "one", finetune_seeds=[1])
+    assert sorted(only_one[model.id]) == [1]
+    runs = run_pretraining([model], sources, _context(zoo_assets), tmp_path / "all")[model.id]
+    assert sorted(runs) == [0, 1, 2] and [runs[s].record.seed for s in (0, 1, 2)] == [0, 1, 2]
+    assert len({runs[s].checkpoint for s in runs}) == 3
+    weights = [load_file(runs[s].checkpoint / "model.safetensors") for s in (0, 1, 2)]
+    name = next(n for n in weights[0] if "embeddings.word_embeddings" in n)
+    assert not torch.equal(weights[0][name], weights[1][name]) and not torch.equal(weights[1][name], weights[2][name])
+    assert all(isinstance(runs[s].record.flattened, bool) for s in runs)
+
+    context = _context(zoo_assets)
+    context.pretrained_checkpoints = {model.id: {s: run.checkpoint for s, run in runs.items()}}
+    assert context.resolve(model, 1).checkpoint == str(runs[1].checkpoint)
+    assert context.resolve(model, 4).checkpoint == str(runs[1].checkpoint)  # seeds[4 % 3]
+    assert context.resolve(model).checkpoint == str(runs[0].checkpoint)
+    assert context.depends_on_seed(model, "pretrained") and not context.depends_on_seed(base, "pretrained")
+
+
+def test_adding_a_pretraining_seed_keeps_the_other_runs(zoo_tasks):
+    """A run's folder is keyed by its own seed, not the seed list: growing the list trains only the new seed."""
+    registry, _ = collect_registry(zoo_tasks)
+    suite = registry.resolve("zoo_tiny")
+    base = next(m for m in suite.models if m.id == "bert-on-weather")
+    two = base.model_copy(update={"pretrain": base.pretrain.model_copy(update={"seeds": [0, 1]})})
+    source = suite.source_tasks[base.id]
+    assert stage_dir(Path("r"), base, source, 0) == stage_dir(Path("r"), two, source, 0)
+    assert stage_dir(Path("r"), two, source, 0) != stage_dir(Path("r"), two, source, 1)
