@@ -18,6 +18,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from benchmark.engine.trackers import LOGGING_DIRNAME, REPORT_TO_CHOICES, missing_tracker  # noqa: E402
 from benchmark.specs.registry import SpecError  # noqa: E402
 from benchmark.specs.sources import collect_sources, unique_folders  # noqa: E402
+from benchmark.specs.trust import code_problems  # noqa: E402
 from benchmark.utils.paths import DEFAULT_TASKS_DIR, default_assets_dir  # noqa: E402
 
 EXIT_SPEC_ERROR = 2
@@ -120,6 +121,12 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
         action="store_true",
         help="allow checkpoints that ship their own model code (off unless given)",
     )
+    behaviour.add_argument(
+        "--trust-task-code",
+        action="store_true",
+        help="allow the `evaluate:<module>` metrics that task files name: Python that evaluate imports and runs "
+        "(off unless given; a task folder shared with you should not run code on your machine)",
+    )
     behaviour.add_argument("--no-feature-cache", action="store_true", help="recompute frozen features")
     behaviour.add_argument(
         "--checkpoint-interval",
@@ -169,16 +176,26 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
         registry, problems = collect_sources(folders)
     except SpecError as error:
         return _report_spec_error(error)
+    # code named by task files is refused whatever --keep-going says: everywhere for --validate, else in what runs
+    used = None if args.validate or args.list else _used_ids(registry, args)
+    refused = code_problems(registry, args.assets_dir, args.trust_task_code, only=used)
     if problems and (args.validate or not args.keep_going):
-        return _report_spec_error(SpecError(problems))
+        return _report_spec_error(SpecError(problems + refused))
+    if refused and not args.validate:
+        return _report_spec_error(SpecError(refused))
     for problem in problems:
         print(f"warning: skipped (--keep-going): {problem}", file=sys.stderr)
-    if args.deep:
-        return _deep_validate(registry, args)
     if args.validate:
+        found = refused + selection_problems(registry, args)
+        if args.deep:
+            return _deep_validate(registry, args, found)
+        if found:
+            return _report_spec_error(SpecError(found))
         where = ", ".join(str(folder) for folder in folders)
         print(f"ok: {len(registry.tasks)} tasks and {len(registry.suites)} suites in {where} are valid")
         return 0
+    if args.deep:
+        return _deep_validate(registry, args, refused)
     if args.list:
         from benchmark.specs.listing import describe_registry
 
@@ -201,16 +218,55 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
         return _report_spec_error(error)
 
 
-def _deep_validate(registry, args: argparse.Namespace) -> int:
-    """`--validate --deep`: every dataset and checkpoint of the selection resolved; exit 2 on any mismatch."""
+def _used_ids(registry, args: argparse.Namespace) -> set[str]:
+    """The ids of the suite a run uses and of its tasks (with `--tasks`); empty when the suite does not resolve,
+    whose problems the run reports itself."""
+    if not args.suite or args.suite not in registry.suites:
+        return set()
+    try:
+        suite = registry.resolve(args.suite, skip_unknown_tasks=args.keep_going, requested_tasks=args.tasks)
+    except SpecError:
+        return set()
+    return {args.suite, *(task.task for task in suite.tasks)}
+
+
+def selection_problems(registry, args: argparse.Namespace) -> list[str]:
+    """What a run would refuse before any work, found by `--validate` instead: every suite's task, include and
+    model references (or only `--suite`'s), resolved with `--tasks` and `--model`, and the cells planned with the
+    narrowing flags, so a task or model id outside the suite or the registry is named now, not at run time."""
+    from benchmark.engine.plan import Selection, plan_groups
+    from benchmark.specs.adhoc import parse_models
+
+    problems: list[str] = []
+    try:
+        extra_models = parse_models(args.model)
+    except SpecError as error:
+        return error.problems
+    if args.suite is None and args.tasks:
+        problems += [f"--tasks: unknown task {name!r}" for name in args.tasks if name not in registry.tasks]
+    selection = Selection(models=args.models, tasks=args.tasks, protocols=args.protocols, seeds=args.seeds)
+    for name in [args.suite] if args.suite else sorted(registry.suites):
+        try:
+            requested = args.tasks if args.suite else None
+            suite = registry.resolve(name, requested_tasks=requested, extra_models=extra_models)
+            if args.suite:
+                plan_groups(suite, selection)
+        except SpecError as error:
+            problems += [problem for problem in error.problems if problem not in problems]
+    return problems
+
+
+def _deep_validate(registry, args: argparse.Namespace, found: list[str]) -> int:
+    """`--validate --deep`: every dataset and checkpoint of the selection resolved; exit 2 on any mismatch, with
+    the problems `--validate` `found` already (refused code, references) reported in the same list."""
     from benchmark.specs.deep_check import deep_check
 
     try:
         report = deep_check(registry, args.assets_dir, args.suite, args.tasks, args.models)
     except SpecError as error:
-        return _report_spec_error(error)
-    if report.problems:
-        return _report_spec_error(SpecError(report.problems))
+        return _report_spec_error(SpecError(found + [p for p in error.problems if p not in found]))
+    if found or report.problems:
+        return _report_spec_error(SpecError(found + [p for p in report.problems if p not in found]))
     print(report.summary())
     return 0
 

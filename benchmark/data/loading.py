@@ -15,6 +15,12 @@ splits: `test_groups` carve the test split out of train by those values (for dat
 validation held out of train is whole groups (`group_holdout`), and whatever the splits came from, a group found
 in two of them is an error. Group values are compared as text, so a YAML `21` matches an integer or a string
 column.
+
+Bad data ends in a `DataError` naming the task, the field and the path as the spec wrote it, never in a
+traceback from `datasets`: a file that cannot be read as data, an empty or header-only split, missing labels, a
+one-class train split, classes only the validation or test split holds (`benchmark.data.labels`). The messages
+never repeat what was read (column names, label or group values): a task file may name any readable file, and
+its messages end up in result files.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from benchmark.data.labels import class_problems, missing_label_problem, unknown_label_problem
 from benchmark.specs.schema import DatasetSpec, TaskSpec
 from benchmark.utils.naming import suggest
 
@@ -103,16 +110,64 @@ def load_splits(spec: DatasetSpec, assets_dir: Path, task_id: str) -> dict[str, 
         names["validation"] = spec.validation_split
     try:
         loaded = datasets.load_dataset(expand_assets(spec.path, assets_dir), split=list(names.values()), **arguments)
-    except ValueError as error:
-        if "split" not in str(error).lower():
-            raise
-        fields = {"train": "train_split", "test": "eval_split", "validation": "validation_split"}
-        named = ", ".join(f"dataset.{fields[k]}={v!r}" for k, v in names.items())
-        raise DataError(f"task {task_id!r}: {named}: {error}") from None
+    except Exception as error:  # anything datasets raises becomes one located line, without the file's content
+        raise DataError(_load_failure(spec, task_id, names, error)) from None
     splits = dict(zip(names, loaded, strict=True))
+    _check_not_empty(splits, spec, task_id)
     if spec.test_groups:
         splits["train"], splits["test"] = _carve_test_groups(splits["train"], spec, task_id)
     return splits
+
+
+SPLIT_FIELDS = {"train": "train_split", "test": "eval_split", "validation": "validation_split"}
+
+
+def _data_field(spec: DatasetSpec) -> str:
+    """The dataset field that names the files: data_files, else data_dir, else path."""
+    return "data_files" if spec.data_files else "data_dir" if spec.data_dir else "path"
+
+
+def _load_failure(spec: DatasetSpec, task_id: str, names: dict[str, str], error: Exception) -> str:
+    """One line for a `load_dataset` failure: the task, the field and what it names as the spec wrote it (with
+    `{assets}` unexpanded), and the kind of failure. The library's own message is kept only for unknown split
+    names (it lists the split names, which the spec chose); other messages may quote the file's content."""
+    text = str(error)
+    if isinstance(error, ValueError) and "split" in text.lower() and "corresponds to no data" not in text:
+        named = ", ".join(f"dataset.{SPLIT_FIELDS[k]}={v!r}" for k, v in names.items())
+        return f"task {task_id!r}: {named}: {text.splitlines()[0] if text else type(error).__name__}"
+    field = _data_field(spec)
+    where = f"task {task_id!r}: dataset.{field} {getattr(spec, field)!r}"
+    if "corresponds to no data" in text or _caused_by(error, _means_no_rows):
+        return f"{where}: no rows to load (an empty or header-only file?); every split needs labelled rows"
+    return f"{where}: cannot be loaded as a dataset ({type(error).__name__}); check that it names data files"
+
+
+def _means_no_rows(error: BaseException) -> bool:
+    """How datasets reports a file without rows: pandas' EmptyDataError (no header either), or a column typed
+    null because none of its "first 0 values" had a type (a header-only file beside a file with rows)."""
+    return type(error).__name__ == "EmptyDataError" or "first 0 values" in str(error)
+
+
+def _caused_by(error: BaseException | None, matches) -> bool:
+    """Whether `matches` holds for the error or any exception in its chain of causes."""
+    for _ in range(20):
+        if error is None:
+            return False
+        if matches(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _check_not_empty(splits: dict[str, datasets.Dataset], spec: DatasetSpec, task_id: str) -> None:
+    """Every split has rows: an empty split would end later in an obscure error, or a metric of nothing."""
+    for name, split in splits.items():
+        if len(split) == 0:
+            field = SPLIT_FIELDS[name]
+            raise DataError(
+                f"task {task_id!r}: dataset.{field} {getattr(spec, field)!r}: the split has no rows (from "
+                f"dataset.{_data_field(spec)}: an empty or header-only file?)"
+            )
 
 
 def load_task_data(
@@ -147,6 +202,7 @@ def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
     splits = load_splits(spec, assets_dir, task.task)
     for field, column in _checked_columns(spec).items():
         _check_column(splits["train"], column, task.task, field)
+    _check_labels_present(splits, spec, task.task)
     label_names = _label_names(splits["train"], spec)
     if spec.group_column:
         if "validation" not in splits:
@@ -154,9 +210,10 @@ def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
                 splits["train"], spec.group_column, task.validation_fraction, task.task
             )
         _check_groups_disjoint(splits, spec.group_column, task.task)
-    encoded = {name: _encode_labels(split, spec, label_names, task) for name, split in splits.items()}
+    encoded = {name: _encode_labels(split, spec, label_names, task, name) for name, split in splits.items()}
     if "validation" not in encoded:
         encoded["train"], encoded["validation"] = stratified_holdout(encoded["train"], task.validation_fraction)
+    _check_classes(encoded, spec, task.task)
     return TaskData(encoded["train"], encoded["validation"], encoded["test"], label_names)
 
 
@@ -233,11 +290,32 @@ def _checked_columns(spec: DatasetSpec) -> dict[str, str]:
 
 
 def _check_column(split: datasets.Dataset, column: str, task_id: str, field: str) -> None:
+    """The column exists; the message counts the dataset's columns rather than listing them (a header line of
+    whatever file the task names), and suggests only a near match of the name the spec wrote."""
     if column not in split.column_names:
         raise DataError(
-            f"task {task_id!r}: dataset.{field}: column {column!r} is not in the dataset; it has {split.column_names}"
-            f"{suggest(column, split.column_names)}"
+            f"task {task_id!r}: dataset.{field}: column {column!r} is not in the dataset; it has "
+            f"{len(split.column_names)} column(s){suggest(column, split.column_names)}"
         )
+
+
+def _check_labels_present(splits: dict[str, datasets.Dataset], spec: DatasetSpec, task_id: str) -> None:
+    """Every row of every split has a label; a missing one would otherwise become a class of its own."""
+    for name, split in splits.items():
+        if spec.label_column not in split.column_names:
+            continue
+        values = split[spec.label_column]
+        if isinstance(split.features[spec.label_column], datasets.ClassLabel):
+            values = [None if value is None or value < 0 else value for value in values]  # -1: no label
+        if problem := missing_label_problem(values, name, spec.label_column):
+            raise DataError(f"task {task_id!r}: {problem}")
+
+
+def _check_classes(encoded: dict[str, datasets.Dataset], spec: DatasetSpec, task_id: str) -> None:
+    """At least two classes in train, and no class that only validation or test holds."""
+    problems = class_problems({name: split[LABEL] for name, split in encoded.items()}, spec.label_column)
+    if problems:
+        raise DataError("; ".join(f"task {task_id!r}: {problem}" for problem in problems))
 
 
 def _group_keys(split: datasets.Dataset, column: str) -> list[str]:
@@ -257,7 +335,7 @@ def _carve_test_groups(
     if missing:
         raise DataError(
             f"task {task_id!r}: dataset.test_groups: {missing} are not values of column {spec.group_column!r} in "
-            f"train_split {spec.train_split!r}; it has {_some(present)}"
+            f"train_split {spec.train_split!r}; it has {len(present)} group(s)"
         )
     if present <= wanted:
         raise DataError(
@@ -279,15 +357,9 @@ def _check_groups_disjoint(splits: dict[str, datasets.Dataset], column: str, tas
         shared = groups[first] & groups[second]
         if shared:
             raise DataError(
-                f"task {task_id!r}: dataset.group_column: groups {_some(shared)} of column {column!r} are in both "
+                f"task {task_id!r}: dataset.group_column: {len(shared)} group(s) of column {column!r} are in both "
                 f"the {first} and the {second} split; rows of one group must stay in one split"
             )
-
-
-def _some(values: set[str], limit: int = 30) -> str:
-    """Up to `limit` values, sorted, for an error message."""
-    shown = sorted(values)[:limit]
-    return str(shown) + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def _label_names(train: datasets.Dataset, spec: DatasetSpec) -> list[str]:
@@ -300,7 +372,7 @@ def _label_names(train: datasets.Dataset, spec: DatasetSpec) -> list[str]:
 
 
 def _encode_labels(
-    split: datasets.Dataset, spec: DatasetSpec, label_names: list[str], task: TaskSpec
+    split: datasets.Dataset, spec: DatasetSpec, label_names: list[str], task: TaskSpec, name: str = "train"
 ) -> datasets.Dataset:
     """Keep the input columns and add integer `labels` (ClassLabel ids kept, names mapped to ids)."""
     feature = split.features[spec.label_column]
@@ -311,11 +383,14 @@ def _encode_labels(
         index = {name: i for i, name in enumerate(label_names)}
         unknown = sorted({str(v) for v in values} - index.keys())
         if unknown:
-            raise DataError(f"task {task.task!r}: labels {unknown[:5]} are not in label_names {label_names}")
+            raise DataError(f"task {task.task!r}: {unknown_label_problem(len(unknown), name, len(label_names))}")
         ids = [index[str(v)] for v in values]
     bad = [i for i in ids if not 0 <= i < len(label_names)]
     if bad:
-        raise DataError(f"task {task.task!r}: label id {bad[0]} is outside 0..{len(label_names) - 1}")
+        raise DataError(
+            f"task {task.task!r}: dataset.label_column: {len(bad)} row(s) of the {name} split have a label id "
+            f"outside 0..{len(label_names) - 1} (the {len(label_names)} classes)"
+        )
     keep = _input_columns(spec)
     split = split.remove_columns([c for c in split.column_names if c not in keep])
     return split.add_column(LABEL, ids)

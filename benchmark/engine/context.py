@@ -55,6 +55,8 @@ class RunContext:
     preprocessed: PreprocessCache = field(default_factory=PreprocessCache)  # image and audio inputs, once per split
     # model id -> {pretraining seed: the checkpoint folder that run saved}, or why the stage failed
     pretrained_checkpoints: dict[str, dict[int, Path] | str] = field(default_factory=dict)
+    # (absolute folder, public name) pairs that paths in written results are shown relative to
+    publication_roots: list[tuple[str, str]] = field(default_factory=list)
 
     def encoded(self, task: TaskSpec) -> TaskData:
         """A task's full splits, loaded and label-encoded once per run."""

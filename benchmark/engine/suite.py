@@ -13,14 +13,20 @@ is recorded as `failed`, for each of its seeds, with its message, and the suite 
 Shards that share one output folder coordinate through it (`benchmark.engine.shared_output`): each group is
 claimed before it runs, so no two shards run the same group, and task similarity and the leaderboard are built
 once, by whichever shard finishes last. A result that cannot be written (a full disk, a lost permission) fails
-its cell with the reason and leaves every earlier file intact; on a full or read-only disk the suite stops.
+its cell with the reason and leaves every earlier file intact; on a full or read-only disk the suite stops
+with one line and skips its final stage. Every write of the final stage (shard marks, task similarity, the
+leaderboard) goes through the same guard: one line, exit status 1, every result file kept. An output folder that
+cannot be written at all is refused before any work (`benchmark.engine.output_guard`).
+
+Result files are written as they may be shared (`benchmark.results.publish`): no local absolute path, no
+impossible value. A task whose data is bad fails its cells with one located line (no traceback), and the other
+tasks' similarity is still measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import functools
 import gc
 import os
@@ -34,12 +40,20 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, broadcast_object_list
 from tqdm.auto import tqdm
 
-from benchmark.data.loading import SplitCaps
+from benchmark.data.loading import DataError, SplitCaps
 from benchmark.engine.context import RunContext
 from benchmark.engine.features import FeatureCache
 from benchmark.engine.finetune import run_finetune_group, work_dir
 from benchmark.engine.fingerprints import group_fingerprints, group_settings
 from benchmark.engine.interruption import StopFlag, StopRequested
+from benchmark.engine.output_guard import (
+    EXIT_UNWRITABLE,
+    OutputGone,
+    is_disk_gone,
+    publication_roots,
+    unwritable,
+    write_failure,
+)
 from benchmark.engine.plan import Cell, Group, Selection, describe_ad_hoc, parse_shard, plan_groups, shard
 from benchmark.engine.pretrain import PRETRAINED_DIRNAME, run_pretraining
 from benchmark.engine.probe import run_probe_group
@@ -47,7 +61,9 @@ from benchmark.engine.records import provenance
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
 from benchmark.engine.task_similarity import measure_suite_similarity
 from benchmark.engine.trackers import default_logging_dir, is_tracking, log_with, report_cell
+from benchmark.metrics.compute import MetricCodeRefused, trust_task_code
 from benchmark.results.fingerprint import differences, make_fingerprint, summarise
+from benchmark.results.publish import publishable
 from benchmark.results.schema import CellResult, ResultFileError
 from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
 from benchmark.specs.adhoc import parse_models
@@ -78,6 +94,11 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     index, count = parse_shard(args.shard)
     planned = plan_groups(suite, selection)
     groups = shard(planned, index, count)
+    if problem := unwritable(args.output_dir):  # before any work: one line, not a skipped group per claim
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_UNWRITABLE
+    trust_task_code(getattr(args, "trust_task_code", False))
     # Some backbones skip layers at random while training (Wav2Vec2's layerdrop), so under DDP a step may
     # leave parameters without gradients; let DDP look for them rather than fail.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
@@ -114,6 +135,7 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         checkpoint_interval_s=args.checkpoint_interval,
         score_weights=suite.score_weights.model_dump(),
     )
+    context.publication_roots = publication_roots(args)
     # Models named with --model make a different job; without them the key stays what it was.
     ad_hoc = [model.model_dump() for model in suite.models if model.id in suite.ad_hoc_models]
     key = job_key(args.suite, args.models, args.tasks, args.protocols, args.seeds, args.no_scratch, *ad_hoc)
@@ -145,6 +167,10 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
                 file=sys.stderr,
             )
         return stop.exit_code
+    except OutputGone as gone:  # its line is printed; the final stage could not write either
+        if accelerator.is_main_process:
+            _print_summary(gone.outcomes)
+        return 1
     published = _final_stage(suite, context, args, job)
     if accelerator.is_main_process:
         _print_summary(outcomes)
@@ -174,7 +200,17 @@ def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: ar
 
 def _final_stage(suite, context: RunContext, args: argparse.Namespace, job: ShardJob) -> bool:
     """Task similarity and the leaderboard, built by the one shard that finishes last (every run when the suite
-    is not sharded); False when the leaderboard could not be written."""
+    is not sharded); False, after one line, when any of its writes failed (shard mark, build record, similarity
+    file, leaderboard): the guard result files have, so a full disk here never ends in a traceback."""
+    try:
+        return _build_final_stage(suite, context, args, job)
+    except OSError as error:
+        if context.accelerator.is_main_process:
+            print(f"error: {write_failure(error, 'task similarity and leaderboard')}", file=sys.stderr)
+        return False
+
+
+def _build_final_stage(suite, context: RunContext, args: argparse.Namespace, job: ShardJob) -> bool:
     accelerator = context.accelerator
     with contextlib.ExitStack() as stack:
         needed = [False]
@@ -249,7 +285,7 @@ def _run_groups(suite, groups: list[Group], context: RunContext, output_dir: Pat
                 result.model_copy(update={"fingerprint": fingerprint})
                 for result, fingerprint in zip(_attempt(group, context), fingerprints, strict=True)
             ]
-            disk_gone = main and _write_results(results, cells, paths, outcomes)
+            disk_gone = main and _write_results(results, cells, paths, outcomes, context.publication_roots)
         finally:
             if claim is not None:
                 claim.release()  # only once the results are written
@@ -261,9 +297,9 @@ def _run_groups(suite, groups: list[Group], context: RunContext, output_dir: Pat
             disk_gone = broadcast_object_list([disk_gone])[0]
         accelerator.wait_for_everyone()
         if disk_gone:
-            if main:
-                print("error: the output folder cannot take more files; stopping (finished results are kept)")
-            break
+            if main:  # through tqdm, so the line is not glued to the progress bar's
+                tqdm.write("error: the output folder cannot take more files; stopping (finished results are kept)")
+            raise OutputGone(outcomes)
     return outcomes
 
 
@@ -289,16 +325,20 @@ def _claim(shared: SharedOutput, target: Path, main: bool) -> tuple[Claim | None
     return claim, "run"
 
 
-def _write_results(results: list[CellResult], cells: list[Cell], paths: list[Path], outcomes: dict) -> bool:
-    """Write a group's result files; a write that fails fails its cell. True when the disk is full or read-only
+def _write_results(
+    results: list[CellResult], cells: list[Cell], paths: list[Path], outcomes: dict, roots: list | None = None
+) -> bool:
+    """Write a group's result files as they may be shared (`publishable`: paths relative to `roots` or redacted,
+    impossible values refused); a write that fails fails its cell. True when the disk is full or read-only
     (every later write would fail too)."""
     disk_gone = False
-    for result, cell, path in zip(results, cells, paths, strict=True):
+    for index, (cell, path) in enumerate(zip(cells, paths, strict=True)):
+        result = results[index] = publishable(results[index], roots or [])
         try:
             write_result(path, result)
         except OSError as error:
-            outcomes[cell.name] = ("failed", f"result not written: {error}")
-            disk_gone = disk_gone or error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+            outcomes[cell.name] = ("failed", write_failure(error, "result"))
+            disk_gone = disk_gone or is_disk_gone(error)
             continue
         tqdm.write(f"{result.status:>8}  {cell.name}  {_headline(result)}")
     return disk_gone
@@ -312,6 +352,12 @@ def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
     """Task-similarity files for the suite; a failure here is reported and never loses cell results."""
     try:
         records = measure_suite_similarity(suite, context)
+    except OSError as error:
+        if is_disk_gone(error):
+            raise  # the final stage's guard reports it in one line
+        if context.accelerator.is_main_process:
+            tqdm.write(f"warning: task similarity not measured: {type(error).__name__}: {error}")
+        return
     except Exception as error:  # similarity is an analysis on top of finished cells
         if context.accelerator.is_main_process:
             tqdm.write(f"warning: task similarity not measured: {type(error).__name__}: {error}")
@@ -329,7 +375,7 @@ def _attempt(group: Group, context: RunContext) -> list[CellResult]:
     except StopRequested:
         raise
     except Exception as error:  # one group's failure is recorded and must not end the suite
-        if context.accelerator.is_main_process:
+        if context.accelerator.is_main_process and not _expected(error):
             traceback.print_exc(file=sys.stderr)
         results = [failure_result(cell, "failed", f"{type(error).__name__}: {error}") for cell in group.cells()]
     finally:
@@ -338,6 +384,11 @@ def _attempt(group: Group, context: RunContext) -> list[CellResult]:
         result if result.provenance else result.model_copy(update={"provenance": provenance(cell, context.accelerator)})
         for result, cell in zip(results, group.cells(), strict=True)
     ]
+
+
+def _expected(error: Exception) -> bool:
+    """A failure whose one line says it all (bad data, refused task code, a full disk): no traceback."""
+    return isinstance(error, DataError | MetricCodeRefused) or is_disk_gone(error)
 
 
 def failure_result(cell: Cell, status: str, message: str, step: int | None = None) -> CellResult:

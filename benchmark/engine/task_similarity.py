@@ -8,12 +8,17 @@ leaderboard prints beside each matrix), and a model whose source task is known (
 stage, or its declared `pretraining_sample`) gets its source-to-target distances measured the same way: the
 source's train split, embedded by the same encoder, against each task's.
 The result is one `SimilarityResult` file per (suite, modality), read by the leaderboard.
+
+A task whose data cannot be loaded (`DataError`: an empty file, bad labels) is left out of its modality's matrix
+with one warning line; the other tasks are still measured against each other.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from benchmark.data.loading import DataError
 from benchmark.engine.context import RunContext, for_model
 from benchmark.estimators.task_distance import METHODS, measure_distances, similarity_matrix
 from benchmark.models.factory import LoadedModel, build_model
@@ -34,18 +39,24 @@ def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[
         if encoders and (len(tasks) >= 2 or source_tasks(suite, modality)):
             # A checkpoint the suite pretrains itself is an encoder only when the modality has no other.
             encoder = next((m for m in encoders if m.pretrain is None), encoders[0])
-            records.append(_measure(suite, modality, encoder, tasks, context))
+            if (record := _measure(suite, modality, encoder, tasks, context)) is not None:
+                records.append(record)
     return records
 
 
-def _measure(suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[TaskSpec], context) -> SimilarityResult:
+def _measure(
+    suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[TaskSpec], context
+) -> SimilarityResult | None:
     # Features do not depend on the classification head, so one build of the encoder serves every task.
     loaded = build_model(
         context.resolve(encoder), "pretrained", 2, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code
     )
     suite_name = suite.spec.suite
-    embedded = {task.task: _train_features(suite_name, encoder, loaded, task, context) for task in tasks}
+    embedded = _embed_tasks(suite_name, encoder, loaded, tasks, context)
+    tasks = [task for task in tasks if task.task in embedded]
     sources = source_tasks(suite, modality)
+    if not tasks or (len(tasks) < 2 and not sources):
+        return None
     distances, split_half = {}, {}
     for method in METHODS:
         measured = measure_distances(embedded, method)
@@ -61,6 +72,18 @@ def _measure(suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[Tas
         source_to_target=_source_to_target(suite_name, encoder, loaded, sources, tasks, embedded, context),
         source_tasks={model_id: source.task for model_id, source in sources.items()},
     )
+
+
+def _embed_tasks(suite_name: str, encoder: ModelSpec, loaded: LoadedModel, tasks: list[TaskSpec], context) -> dict:
+    """{task id: train features} of every task whose data loads; a task with bad data is named and left out."""
+    embedded = {}
+    for task in tasks:
+        try:
+            embedded[task.task] = _train_features(suite_name, encoder, loaded, task, context)
+        except DataError as error:
+            if context.accelerator.is_main_process:
+                tqdm.write(f"warning: task similarity leaves out {task.task!r}: {error}")
+    return embedded
 
 
 def _train_features(suite_name: str, encoder: ModelSpec, loaded: LoadedModel, task: TaskSpec, context: RunContext):

@@ -2,7 +2,11 @@
 
 The common classification metrics ship inside the package as local evaluate modules
 (`benchmark/metrics/modules/<name>/<name>.py`), because `evaluate.load("accuracy")` fetches its script from the
-hub. A task may name any other module as `evaluate:<name>`, which goes to `evaluate.load(<name>)` unchanged.
+hub. A task may name any other module as `evaluate:<name>`, which goes to `evaluate.load(<name>)` unchanged, but
+only once the user has trusted task code on the command line (`--trust-task-code`, `trust_task_code(True)`): an
+evaluate module is Python that `evaluate.load` imports and runs, and a task file must not be able to run code.
+The entry point refuses such tasks before any work (`benchmark.specs.trust`); the check here keeps any other caller
+of `load_metric` (a library user, a future code path) from running a module the user never allowed.
 """
 
 from __future__ import annotations
@@ -17,11 +21,32 @@ import evaluate
 from benchmark.specs.schema import BUILTIN_METRICS, EXTERNAL_METRIC_PREFIX
 
 METRIC_MODULES_DIR = Path(__file__).parent / "modules"
+_POLICY = {"trust_task_code": False}
+
+
+class MetricCodeRefused(ValueError):
+    """A task names an `evaluate:` module (code) and the user has not trusted task code."""
+
+
+def trust_task_code(enabled: bool) -> None:
+    """Allow (or refuse again) `evaluate:` metric modules for this process; the entry point sets it from
+    `--trust-task-code`, the only place a user can say so."""
+    _POLICY["trust_task_code"] = bool(enabled)
+
+
+def load_metric(name: str) -> evaluate.EvaluationModule:
+    """The evaluate module for a metric name of a task spec (built-in, or `evaluate:<name>` when task code is
+    trusted; `MetricCodeRefused` otherwise, before anything is imported)."""
+    if name.startswith(EXTERNAL_METRIC_PREFIX) and not _POLICY["trust_task_code"]:
+        raise MetricCodeRefused(
+            f"metric {name!r} is an evaluate module (Python code) named by a task file; pass --trust-task-code to "
+            "run it"
+        )
+    return _load_module(name)
 
 
 @cache
-def load_metric(name: str) -> evaluate.EvaluationModule:
-    """The evaluate module for a metric name of a task spec (built-in, or `evaluate:<name>`)."""
+def _load_module(name: str) -> evaluate.EvaluationModule:
     if name in BUILTIN_METRICS:
         return evaluate.load(str(METRIC_MODULES_DIR / name))
     if name.startswith(EXTERNAL_METRIC_PREFIX):

@@ -13,6 +13,8 @@
 With `--open-model-prs`, each checkpoint that is a Hub model id also gets a pull request adding its
 `.eval_results/` files to its own repository. Everything is rendered from the results table, so the upload
 shows exactly what the leaderboard shows. `--dry-run` writes the payload to a folder and uploads nothing.
+A repository that does not exist yet is created private; `--public` creates it public (an existing repository
+keeps its visibility).
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ def push(
     *,
     token: str | None = None,
     endpoint: str | None = None,
-    private: bool | None = None,
+    private: bool = True,
     open_model_prs: bool = False,
     commit_message: str = "Update transfer-bench leaderboard",
 ) -> PushReport:
@@ -271,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo-id", required=True, help="dataset repository, e.g. user/transfer-bench-results")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
     parser.add_argument("--endpoint", help="Hub endpoint (default: HF_ENDPOINT or https://huggingface.co)")
-    parser.add_argument("--private", action="store_true", help="create the repository as private (default: Hub's)")
+    visibility = parser.add_mutually_exclusive_group()
+    visibility.add_argument("--public", action="store_true", help="create the repository as public (default: private)")
+    visibility.add_argument("--private", action="store_true", help="create the repository as private (the default)")
     parser.add_argument("--open-model-prs", action="store_true", help="open .eval_results PRs on Hub checkpoints")
     parser.add_argument("--dry-run", metavar="DIR", type=Path, help="write the payload to DIR; upload nothing")
     args = parser.parse_args(argv)
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repo_id,
             token=args.token,
             endpoint=args.endpoint,
-            private=args.private or None,
+            private=not args.public,
             open_model_prs=args.open_model_prs,
         )
     except PushError as error:

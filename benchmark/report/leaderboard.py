@@ -38,6 +38,7 @@ from benchmark.results.aggregate import (
     suite_replicates,
 )
 from benchmark.results.fingerprint import mixed_fingerprints
+from benchmark.results.publish import public_result
 from benchmark.results.schema import CellResult, ResultFileError, SimilarityResult
 from benchmark.results.store import find_result_files, find_similarity_files, read_result, read_similarity
 from benchmark.specs.schema import ScoreWeights
@@ -73,12 +74,13 @@ class LeaderboardError(Exception):
 
 
 def load_results(results_dir: Path) -> list[CellResult]:
-    """Every result file below `results_dir`; any unreadable one makes the whole load fail."""
+    """Every result file below `results_dir`, as it may be published (local absolute paths redacted); any
+    unreadable or impossible one (a metric outside its range, counts that disagree) makes the whole load fail."""
     paths = find_result_files(results_dir)
     results, problems = [], []
     for path in paths:
         try:
-            results.append(read_result(path))
+            results.append(public_result(read_result(path)))
         except ResultFileError as error:
             problems.append(str(error))
     if problems:

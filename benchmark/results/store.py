@@ -2,7 +2,8 @@
 
 A cell's file is the unit of progress: it is written atomically (`benchmark.utils.atomic`), so a file either
 exists whole or not at all, and a cell whose file exists is finished. Reads validate against
-`benchmark.results.schema`, so the leaderboard can refuse a corrupt or schema-violating file by name.
+`benchmark.results.schema` and `benchmark.results.validity` (metrics in their ranges, counts that agree), so the
+leaderboard can refuse a corrupt, schema-violating or impossible file by name, and a rerun redoes its cell.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from benchmark.results.schema import CellResult, ResultFileError, SimilarityResult
+from benchmark.results.validity import result_problems
 from benchmark.specs.schema import Init
 from benchmark.utils.atomic import atomic_write_text
 from benchmark.utils.naming import safe_component, variant_dirname
@@ -51,7 +53,7 @@ def read_result(path: Path) -> CellResult:
     except (OSError, UnicodeDecodeError) as error:
         raise ResultFileError(f"{path}: not a readable JSON result file: {error}") from None
     try:
-        return CellResult.model_validate_json(text)
+        result = CellResult.model_validate_json(text)
     except ValidationError as error:
         first = error.errors()[0]
         if first["type"] == "json_invalid":
@@ -60,6 +62,10 @@ def read_result(path: Path) -> CellResult:
         raise ResultFileError(
             f"{path}: field {field!r}: {first['msg']} ({error.error_count()} problem(s) in all)"
         ) from None
+    problems = result_problems(result)
+    if problems:
+        raise ResultFileError(f"{path}: {problems[0]} ({len(problems)} impossible value(s) in all)")
+    return result
 
 
 def find_result_files(root: Path) -> list[Path]:

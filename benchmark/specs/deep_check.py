@@ -14,6 +14,9 @@ local folders), without downloading any data:
   weights); transformers checkpoints through `AutoConfig`, the tokenizer or feature extractor, the weights file
   and the Auto mapping for the modality (sequence or audio classification), and, for Whisper, whether each audio
   task's clip fits the encoder.
+- labels, for formats without declared features (csv, json): the whole label column of every split the spec
+  reads is streamed (never only its first row) and checked as a run would check it: no missing label, at least
+  two classes in train, no class only validation or test holds, every value among `label_names`.
 
 Remote code is never run. Every problem of every file is collected and reported together, in the YAML check's
 form `file:line: field 'dataset.label_column': ...`.
@@ -85,7 +88,8 @@ def deep_check(
     """Resolve the datasets and checkpoints of `suite` (every suite and task when None), narrowed to `tasks` and
     `models` ids when given. Raises `SpecError` for an unknown suite; everything else lands in the report."""
     checker = _Checker(registry, Path(assets_dir), progress or (lambda _: None))
-    selected_tasks, selected_models, pairs = _select(registry, suite, checker.unplaced)
+    tasks = list(tasks) if tasks is not None else None
+    selected_tasks, selected_models, pairs = _select(registry, suite, checker.unplaced, tasks)
     if tasks is not None:
         wanted = set(tasks)
         selected_tasks = [t for t in selected_tasks if t.task in wanted]
@@ -104,16 +108,17 @@ def deep_check(
 
 
 def _select(
-    registry: Registry, suite: str | None, problems: list[str]
+    registry: Registry, suite: str | None, problems: list[str], requested: list[str] | None = None
 ) -> tuple[list[TaskSpec], list[ModelSpec], list[tuple[ModelSpec, TaskSpec]]]:
-    """Tasks, models and the (model, task) pairs that will run together, of one suite or of all of them."""
+    """Tasks, models and the (model, task) pairs that will run together, of one suite or of all of them; with a
+    suite, the `requested` (`--tasks`) ids it does not list join it as they would in a run, so none is dropped."""
     names = [suite] if suite else sorted(registry.suites)
     tasks: dict[str, TaskSpec] = {} if suite else dict(sorted(registry.tasks.items()))
     models: dict[str, ModelSpec] = {}
     pairs: list[tuple[ModelSpec, TaskSpec]] = []
     for name in names:
         try:
-            resolved = registry.resolve(name)
+            resolved = registry.resolve(name, requested_tasks=requested if suite else None)
         except SpecError as error:
             if suite:
                 raise
@@ -169,7 +174,7 @@ class _Checker:
         facts = self._datasets[key]
         if isinstance(facts, FieldProblem):
             return None, [facts]
-        return facts, split_problems(spec, facts) + column_problems(spec, modality, facts)
+        return facts, split_problems(spec, facts) + column_problems(spec, modality, facts) + list(facts.label_problems)
 
     # checkpoints ---------------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import datasets
 
+from benchmark.data.labels import class_problems, is_missing, missing_label_problem, unknown_label_problem
 from benchmark.data.loading import expand_assets
 from benchmark.specs.deep_facts import (
     LOAD_ARGUMENTS,
@@ -46,8 +47,11 @@ def inspect_dataset(spec: DatasetSpec, assets_dir: Path) -> DatasetFacts:
     splits = {
         str(g.name): _known_rows(known, str(g.name)) or _parquet_rows(builder, g, download_config) for g in generators
     }
-    features = builder.info.features or _first_row_features(builder, spec, splits)
-    return DatasetFacts(config=builder.config.name, splits=splits, features=features)
+    if builder.info.features:
+        return DatasetFacts(config=builder.config.name, splits=splits, features=builder.info.features)
+    features = _first_row_features(builder, spec, splits)
+    labels = _label_column_problems(builder, spec, splits, features)
+    return DatasetFacts(config=builder.config.name, splits=splits, features=features, label_problems=labels)
 
 
 def describe_dataset(spec: DatasetSpec, facts: DatasetFacts) -> str:
@@ -111,9 +115,61 @@ def _first_row_features(builder: Any, spec: DatasetSpec, splits: dict[str, int |
         return None
     try:
         row = next(iter(builder.as_streaming_dataset(split=name)))
-    except Exception as error:
-        raise FieldProblem(_data_field(spec), f"cannot read the first row of {name!r}: {_one_line(error)}") from None
+    except StopIteration:
+        raise FieldProblem(
+            _data_field(spec), f"the {name!r} split has no rows (an empty or header-only file?)"
+        ) from None
+    except Exception as error:  # the library's message may quote the file: name the kind of failure only
+        raise FieldProblem(
+            _data_field(spec), f"cannot read the first row of {name!r} as data ({type(error).__name__})"
+        ) from None
     return datasets.Features.from_arrow_schema(pa.Table.from_pylist([row]).schema)
+
+
+def _label_column_problems(
+    builder: Any, spec: DatasetSpec, splits: dict[str, int | None], features: datasets.Features | None
+) -> tuple[FieldProblem, ...]:
+    """The whole label column of each split the spec reads, streamed and checked as a run checks it (missing
+    labels, one class, classes only validation or test holds, values outside `label_names`)."""
+    if features is None or spec.label_column not in features:
+        return ()
+    roles = _split_roles(spec, splits)
+    values: dict[str, list] = {}
+    for role, names in roles.items():
+        values[role] = []
+        for name in names:
+            try:
+                values[role] += [row.get(spec.label_column) for row in builder.as_streaming_dataset(split=name)]
+            except Exception as error:  # as above: no content of the file in the message
+                return (FieldProblem(_data_field(spec), f"cannot read split {name!r} ({type(error).__name__})"),)
+    problems = [missing_label_problem(column, role, spec.label_column) for role, column in values.items()]
+    present = {role: [str(v) for v in column if not is_missing(v)] for role, column in values.items()}
+    messages = [p for p in problems if p] or class_problems(present, spec.label_column)
+    if spec.label_names and not any(problems):
+        declared = set(spec.label_names)
+        for role, column in present.items():
+            unknown = set(column) - declared
+            if unknown and not all(v.lstrip("-").isdigit() for v in column):
+                messages.append(unknown_label_problem(len(unknown), role, len(declared)))
+    return tuple(_as_field_problem(message) for message in messages)
+
+
+def _split_roles(spec: DatasetSpec, splits: dict[str, int | None]) -> dict[str, list[str]]:
+    """{train, validation, test: the whole splits each reads}; a role sharing a split with train (a slice of
+    it) is left out, since its classes cannot be told apart without the rows of the slice."""
+    fields = {"train": spec.train_split, "validation": spec.validation_split, "test": spec.eval_split}
+    roles = {}
+    for role, value in fields.items():
+        names = [n for n in (_split_names(value) or []) if n in splits] if value else []
+        if names and (role == "train" or not set(names) & set(roles.get("train", []))):
+            roles[role] = names
+    return roles
+
+
+def _as_field_problem(message: str) -> FieldProblem:
+    """A `dataset.<field>: text` message of `benchmark.data.labels` as a located problem of that field."""
+    field_name, _, text = message.partition(": ")
+    return FieldProblem(field_name.removeprefix("dataset."), text)
 
 
 def _split_names(value: str) -> list[str] | None:
@@ -203,7 +259,9 @@ def column_problems(spec: DatasetSpec, modality: str, facts: DatasetFacts) -> li
         if column not in features:
             problems.append(
                 FieldProblem(
-                    field_name, f"column {column!r} is not in the dataset; it has {columns}" + suggest(column, columns)
+                    field_name,
+                    f"column {column!r} is not in the dataset; it has {len(columns)} column(s)"
+                    + suggest(column, columns),
                 )
             )
     for field_name in ("input_column", "second_input_column"):

@@ -57,6 +57,8 @@ class DatasetFacts:
     config: str | None
     splits: dict[str, int | None]
     features: datasets.Features | None
+    # problems of the whole label column (read for formats without declared features: csv, json)
+    label_problems: tuple[FieldProblem, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""Impossible numbers are never published: a result file with a metric outside its range or counts that disagree
+is refused by name, like a corrupt file, by every reader (so the leaderboard refuses it and a rerun redoes it),
+and the suite never writes one."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from benchmark.report.leaderboard import LeaderboardError, load_results
+from benchmark.results.publish import public_result, publishable
+from benchmark.results.schema import Predictions, ResultFileError
+from benchmark.results.store import read_result, write_result
+from benchmark.results.validity import result_problems
+from testkit.records import make_result
+from testkit.suite_records import full_result
+
+
+def test_a_real_record_has_no_problems():
+    assert (
+        result_problems(
+            full_result(
+                model="resnet_tiny", init="pretrained", task="colours", modality="vision", protocol="finetune", seed=0
+            )
+        )
+        == []
+    )
+    assert result_problems(make_result(metrics={"matthews_correlation": -0.4, "accuracy": 0.1})) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"metrics": {"accuracy": 7.5}}, "metrics.accuracy"),
+        ({"metrics": {"accuracy": 0.5, "f1_macro": -0.1}}, "metrics.f1_macro"),
+        ({"metrics": {"accuracy": 0.5, "matthews_correlation": 1.5}}, "metrics.matthews_correlation"),
+        ({"metrics": {"accuracy": math.nan}}, "metrics.accuracy"),
+        ({"chance": {"accuracy": 2.0}}, "chance.accuracy"),
+        ({"validation_metrics": {"accuracy": -1.0}}, "validation_metrics.accuracy"),
+        ({"metrics": {}}, "metrics"),
+    ],
+)
+def test_out_of_range_metrics_are_named(overrides, field):
+    (problem,) = result_problems(make_result(**overrides))
+    assert problem.startswith(f"field '{field}'")
+
+
+def test_counts_that_disagree_are_named():
+    record = full_result(
+        model="resnet_tiny", init="pretrained", task="colours", modality="vision", protocol="finetune", seed=0
+    )
+    too_many = record.model_copy(update={"setup": record.setup.model_copy(update={"num_test_scored": 101})})
+    assert any("num_test_scored" in p for p in result_problems(too_many))
+    one_class = record.model_copy(update={"setup": record.setup.model_copy(update={"num_labels": 1})})
+    assert any("setup.num_labels" in p for p in result_problems(one_class))
+    wrong = Predictions(predicted=[0, 9, 1], references=[0, 1, 0])
+    bad_ids = record.model_copy(update={"predictions": wrong})
+    assert any("label ids outside" in p for p in result_problems(bad_ids))
+
+
+def test_the_leaderboard_refuses_an_out_of_range_file_by_name(tmp_path):
+    good, bad = tmp_path / "s" / "m" / "t" / "finetune-seed0.json", tmp_path / "s" / "m2" / "t" / "finetune-seed0.json"
+    write_result(good, make_result())
+    write_result(bad, make_result(model="m2"))
+    data = json.loads(bad.read_text())
+    data["metrics"]["accuracy"] = 7.5  # schema-valid, impossible
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ResultFileError, match=r"finetune-seed0.json: field 'metrics.accuracy': 7.5 is outside"):
+        read_result(bad)
+    with pytest.raises(LeaderboardError) as refused:
+        load_results(tmp_path)
+    assert str(bad) in str(refused.value) and "1 bad result file(s)" in str(refused.value)
+
+
+def test_the_suite_never_writes_an_impossible_record():
+    written = publishable(make_result(metrics={"accuracy": 7.5}))
+    assert written.status == "failed" and written.metrics == {} and "impossible result" in written.error
+    assert result_problems(written) == []
+
+
+def test_published_records_carry_no_absolute_path():
+    record = make_result(
+        status="failed",
+        metrics={},
+        error="DataError: task 't': dataset.data_files '/etc/os-release': cannot be loaded",
+        specs={"task": {"dataset": {"path": "csv", "data_files": {"train": "/etc/os-release"}}}},
+    )
+    text = public_result(record).model_dump_json()
+    assert "/etc" not in text and "<local>/os-release" in text
