@@ -16,6 +16,9 @@ e. an 8-configuration fine-tune search by successive halving (`FinetuneSearch`, 
    full fine-tune of the same model, task and budget, and the same grid trained naively (every configuration to
    the whole budget): wall-time ratio and whether both pick the same configuration, on synthetic tasks and, with
    `--demo-tasks`, on the real demo tasks (one model per task; assets from `python -m benchmark.assets.prepare`);
+   then the two selection rules side by side (the rank rule, best 1/rate per rung, against the noise rule, which
+   drops only configurations worse than the best by more than the paired validation noise): cost and regret
+   against the full grid, and whether each choice scores within the noise of the full grid's best;
 f. an 8-configuration linear-probe grid (`train_heads` with 8 heads) against one probe on the same features.
 
 Why it exists: the suite wraps a training loop, a search, estimators and a leaderboard around the libraries;
@@ -40,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from unittest import mock
 
@@ -66,9 +69,11 @@ from benchmark.engine.records import convergence  # noqa: E402
 from benchmark.engine.search import (  # noqa: E402
     DEFAULT_GRIDS,
     DEFAULT_PROBE_GRID,
+    NoiseRule,
     best_indices,
     expand_grid,
     halving_budgets,
+    paired_standard_error,
     survivors,
 )
 from benchmark.estimators.transferability import (  # noqa: E402
@@ -1031,6 +1036,17 @@ class SearchSetting:
 
 
 @dataclass(frozen=True)
+class RuleRun:
+    """One successive-halving search of a comparison under one selection rule (grid extensions off: the full grid
+    is the reference)."""
+
+    rule: str  # "rank" or "noise"
+    wall_s: float
+    chosen: int
+    steps: int  # optimizer steps trained per seed, summed over configurations
+
+
+@dataclass(frozen=True)
 class SearchComparison:
     """One subject's successive-halving search against each grid configuration trained to the whole budget.
 
@@ -1050,6 +1066,25 @@ class SearchComparison:
     survivor_score: float  # the chosen configuration's mean validation score at the end of the search
     search_stages: dict[str, float]  # seconds of the search in each stage of `STAGES`
     full_stages: list[dict[str, float]]  # the same for each full fine-tune, in grid order
+    rules: dict[str, RuleRun] = field(default_factory=dict)  # the search under each selection rule
+    full_correct: list[list[str]] = field(default_factory=list)  # per configuration, per seed
+
+    def rule_regret(self, rule: str) -> float:
+        """The full grid's best validation score minus that of the configuration `rule` chose."""
+        return self.full_scores[self.grid_chosen] - self.full_scores[self.rules[rule].chosen]
+
+    def rule_within_noise(self, rule: str) -> bool:
+        """Whether `rule`'s choice scores, after the whole budget, within the paired validation noise (`noise_z`
+        standard errors over seeds and validation examples) of the full grid's best."""
+        chosen, best = self.rules[rule].chosen, self.grid_chosen
+        error = paired_standard_error(self.full_correct[best], self.full_correct[chosen])
+        return self.rule_regret(rule) <= NoiseRule().z * error
+
+    def rule_step_ratio(self, rule: str) -> float:
+        return self.rules[rule].steps / self.budgets[-1]
+
+    def rule_ratio(self, rule: str) -> float:
+        return self.rules[rule].wall_s / statistics.median(self.full_wall_s)
 
     @property
     def grid_chosen(self) -> int:
@@ -1136,11 +1171,18 @@ def halving_steps(budgets: list[int], configurations: int, rate: int) -> int:
 
 
 def search_context(
-    accelerator: Accelerator, setting: SearchSetting, work_dir: Path, encoded: dict, grid: GridSpec | None = None
+    accelerator: Accelerator,
+    setting: SearchSetting,
+    work_dir: Path,
+    encoded: dict,
+    grid: GridSpec | None = None,
+    rule: str = "rank",
 ) -> RunContext:
     """A fresh run context (its own complexity count and work folder, as a separate run would have) over the
-    already loaded datasets in `encoded`; `grid` replaces the suite's fine-tune grid."""
-    search = setting.suite_search if grid is None else setting.suite_search.model_copy(update={"finetune": grid})
+    already loaded datasets in `encoded`; `grid` replaces the suite's fine-tune grid, searched under the selection
+    `rule` and never extended (the comparisons measure selection on one fixed grid)."""
+    search = setting.suite_search.model_copy(update={"selection": rule, "max_extensions": 0})
+    search = search if grid is None else search.model_copy(update={"finetune": grid})
     return RunContext(
         accelerator=accelerator,
         assets_dir=setting.assets_dir,
@@ -1204,7 +1246,7 @@ def compare_search(
     default_grid = DEFAULT_GRIDS[subject.model.library, "pretrained"]
     context = search_context(accelerator, setting, work_dir / "halving", encoded, default_grid)
     configs = expand_grid(default_grid)
-    full: dict[int, tuple[float, float, dict[str, float]]] = {}
+    full: dict[int, tuple[float, float, dict[str, float], list[str]]] = {}
 
     def run_alone(index: int) -> None:
         config = configs[index]
@@ -1212,17 +1254,24 @@ def compare_search(
         alone, wall, stages = timed_search(
             group, search_context(accelerator, setting, work_dir / f"alone{index}", encoded, grid)
         )
-        full[index] = (alone.state.mean(0, 0), wall, stages)
+        correct = [alone.state.correct[0][0][j] for j in range(len(setting.seeds))]
+        full[index] = (alone.state.mean(0, 0), wall, stages, correct)
 
     half = len(configs) // 2
     with quiet_libraries(), frozen_garbage():
         for index in range(half):
             run_alone(index)
         halving, search_wall, search_stages = timed_search(group, context)
+        noise_context = search_context(accelerator, setting, work_dir / "noise", encoded, default_grid, "noise")
+        noise, noise_wall, _ = timed_search(group, noise_context)
         for index in range(half, len(configs)):
             run_alone(index)
     last = len(halving.state.budgets) - 1
-    chosen = halving.state.alive(last, halving.rate)[0]
+    chosen = halving.state.chosen(halving.rate)
+    rules = {
+        "rank": RuleRun("rank", search_wall, chosen, trained_steps(halving)),
+        "noise": RuleRun("noise", noise_wall, noise.state.chosen(noise.rate, noise.noise), trained_steps(noise)),
+    }
     return SearchComparison(
         name=subject.name,
         configs=configs,
@@ -1235,7 +1284,16 @@ def compare_search(
         survivor_score=halving.state.mean(chosen, last),
         search_stages=search_stages,
         full_stages=[full[i][2] for i in range(len(configs))],
+        rules=rules,
+        full_correct=[full[i][3] for i in range(len(configs))],
     )
+
+
+def trained_steps(search: FinetuneSearch) -> int:
+    """Optimizer steps a finished search trained per seed: each configuration to the budget of the last rung it
+    reached (survivors continue from their rung's state, so that is all they trained)."""
+    budgets = search.state.budgets
+    return sum(budgets[max(rungs)] for rungs in search.state.scores.values() if rungs)
 
 
 def synthetic_subjects(scale: SearchScale, root: Path) -> list[SearchSubject]:
@@ -1369,6 +1427,40 @@ def _config_name(comparison: SearchComparison, index: int) -> str:
     return f"#{index} lr={config['learning_rate']:g} wd={config['weight_decay']:g} ({score:.3f})"
 
 
+def print_rule_table(comparisons: list[SearchComparison], what: str) -> None:
+    """The two selection rules side by side against the full grid: what each chose, its cost and its regret."""
+    print(
+        f"\nselection rules, {what}: rank = the best 1/rate continue (the rule before the noise rule); noise = a rung "
+        f"drops only configurations worse than the best by more than {NoiseRule().z:g} paired standard errors (over "
+        f"seeds and validation examples), keeping at most {NoiseRule().cap} x the rank share; within noise = the "
+        "choice's full-budget validation score is within that band of the full grid's best"
+    )
+    rows = []
+    for c in comparisons:
+        row = [c.name, _config_name(c, c.grid_chosen)]
+        for rule in ("rank", "noise"):
+            row += [
+                _config_name(c, c.rules[rule].chosen),
+                f"{c.rule_step_ratio(rule):.2f}",
+                f"{c.rule_ratio(rule):.2f}",
+                f"{c.rule_regret(rule):.4f}",
+                "yes" if c.rule_within_noise(rule) else "no",
+            ]
+        rows.append(row)
+    header = ["model on task", "full grid chose"]
+    for rule in ("rank", "noise"):
+        header += [f"{rule} chose", f"{rule} steps / full", f"{rule} wall / full", f"{rule} regret", "within noise"]
+    print_table(header, rows)
+    for rule in ("rank", "noise"):
+        within = sum(c.rule_within_noise(rule) for c in comparisons)
+        print(
+            f"{what}, {rule} rule: within the noise of the full grid's best on {within} of {len(comparisons)}; "
+            f"median steps / full {statistics.median(c.rule_step_ratio(rule) for c in comparisons):.2f}, wall / full "
+            f"{statistics.median(c.rule_ratio(rule) for c in comparisons):.2f}, mean regret "
+            f"{statistics.fmean(c.rule_regret(rule) for c in comparisons):.4f}"
+        )
+
+
 def summarise_searches(comparisons: list[SearchComparison], what: str) -> None:
     """Agreement with the full grid, the ratio against the target, and whether each survivor ended exactly where
     its uninterrupted run did (the resume-from-checkpoint guarantee)."""
@@ -1418,6 +1510,7 @@ def report_search(sizes: Sizes, work_dir: Path, demo_assets: Path | None = None)
     for comparison in comparisons:
         print_stage_table([comparison], comparison.name)
     summarise_searches(comparisons, "synthetic tasks")
+    print_rule_table(comparisons, "synthetic tasks")
     if demo_assets is not None:
         comparisons += report_demo_search(sizes, work_dir / "demo", demo_assets, accelerator)
     return comparisons
@@ -1447,6 +1540,7 @@ def report_demo_search(
     print_search_table(comparisons)
     print_stage_table(comparisons, f"summed over the {len(comparisons)} demo tasks")
     summarise_searches(comparisons, "demo tasks")
+    print_rule_table(comparisons, "demo tasks")
     return comparisons
 
 

@@ -53,7 +53,7 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
             if not new:
                 break
             for probe in probes:
-                probe.heads = merge_heads(probe.heads, probe.train_heads_for(new))
+                _add_heads(probe, probe.train_heads_for(new))
             extensions += [e.model_copy(update={"round": round_index}) for e in added]
             configs = [*configs, *new]
             chosen = _choose(probes, len(configs), group.task.main_metric)
@@ -92,6 +92,17 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
         )
         results.append(cell_result(outcome, context.accelerator, group_specs(group, context), search))
     return results
+
+
+def _add_heads(probe: _SeedProbe, added: HeadsOutcome) -> None:
+    """Merge the heads of a grid extension into a seed's probe, their training and evaluation time into its timing."""
+    probe.heads = merge_heads(probe.heads, added)
+    timing = probe.outcome_fields["timing"]
+    timing["train_wall_s"] += added.train_wall_s
+    timing["eval_wall_s"] += added.eval_wall_s
+    timing["total_wall_s"] += added.train_wall_s + added.eval_wall_s
+    heads = probe.heads
+    timing["samples_per_s"] = heads.examples_seen / heads.train_wall_s if heads.train_wall_s > 0 else 0.0
 
 
 def _choose(probes: list[_SeedProbe], configs: int, main_metric: str) -> int:

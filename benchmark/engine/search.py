@@ -250,11 +250,13 @@ class SearchState:
         then those the previous rung kept, by the rank rule (the best 1/rate) or, given `noise`, the noise rule.
         The rank rule sends one configuration to the last rung."""
         alive = sorted(self.rounds[round_index])
-        last = len(self.budgets) - 1
+        last, keep = len(self.budgets) - 1, len(alive)
         for r in range(rung):
             means = {i: self.mean(i, r) for i in alive}
             ranked = best_indices(means, len(alive), {i: self.mean_loss(i, r) for i in alive})
-            keep = 1 if r + 1 == last else survivors(len(alive), rate)
+            # the rank rule's share, counted from the round's size: the noise rule keeps at most `cap` times as many
+            # at every rung, so its cost stays within `cap` times the rank rule's
+            keep = 1 if r + 1 == last else survivors(keep, rate)
             if noise is None:
                 alive = sorted(ranked[:keep])
             else:

@@ -184,3 +184,14 @@ def test_the_grid_extends_one_geometric_step_past_each_edge_the_choice_lies_on()
     added, new = grid_extension(configs, corner, done, max_extensions=2)
     assert [e.dimension for e in added] == ["weight_decay"]  # the rate has had its two steps
     assert grid_extension(configs, corner, [], max_extensions=0) == ([], [])
+
+
+def test_the_noise_rule_keeps_at_most_cap_times_the_rank_rules_share_at_every_rung():
+    configs = expand_grid(GridSpec(learning_rate=[float(i + 1) for i in range(27)]))
+    state = SearchState(configs=configs, seeds=[0], budgets=[1, 3, 9, 27])  # 27 configurations, rate 3: 4 rungs
+    tied = "10" * 20
+    for rung in range(3):  # every configuration ties with every other: all within the noise
+        _scored(state, rung, {i: [tied] for i in range(27)})
+    rule = NoiseRule(z=1.96, cap=2)
+    assert [len(state.alive(r, 3)) for r in range(4)] == [27, 9, 3, 1]
+    assert [len(state.alive(r, 3, rule)) for r in range(4)] == [27, 18, 6, 2]  # 2 x (9, 3, 1), not compounding

@@ -168,11 +168,18 @@ def test_e_search_rows(tmp_path, capsys):
         assert comparison.step_ratio == (8 * 1 + 3 * 2 + 1 * 5) / 8
         assert positive_finite(comparison.search_wall_s, *comparison.full_wall_s, comparison.ratio)
         assert all(math.isfinite(score) for score in comparison.full_scores)
-        assert len(table_rows(output, comparison.name)) == 1
+        assert len(table_rows(output, comparison.name)) == 2  # the search table's row, the selection rules' row
         assert f"where the time went, {comparison.name}" in output
         assert sum(comparison.search_stages.values()) == pytest.approx(comparison.search_wall_s)
+        # the two selection rules on the same grid: the rank rule is the search above, the noise rule keeps more
+        rank, noise = comparison.rules["rank"], comparison.rules["noise"]
+        assert rank.chosen == comparison.chosen and comparison.rule_step_ratio("rank") == comparison.step_ratio
+        assert comparison.step_ratio <= comparison.rule_step_ratio("noise") <= (8 * 1 + 6 * 2 + 2 * 5) / 8
+        assert positive_finite(noise.wall_s) and comparison.rule_regret("noise") >= 0
+        assert len(comparison.full_correct) == 8 and all(len(seeds) == 1 for seeds in comparison.full_correct)
     assert len(table_rows(output, "checkpoint saves")) == 2
     assert "synthetic tasks: successive halving chose the full grid's configuration on" in output
+    assert "synthetic tasks, noise rule: within the noise of the full grid's best on" in output
     assert not list(tmp_path.rglob("search.json"))  # every search cleaned up its work folder
 
 
