@@ -214,7 +214,9 @@ def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
     if "validation" not in encoded:
         encoded["train"], encoded["validation"] = stratified_holdout(encoded["train"], task.validation_fraction)
     _check_classes(encoded, spec, task.task)
-    return TaskData(encoded["train"], encoded["validation"], encoded["test"], label_names)
+    # A spec without a test split (`recommend` drops it so that it is never read) gets an empty one.
+    test = encoded["test"] if "test" in encoded else encoded["validation"].select([])
+    return TaskData(encoded["train"], encoded["validation"], test, label_names)
 
 
 def stratified_holdout(split: datasets.Dataset, fraction: float) -> tuple[datasets.Dataset, datasets.Dataset]:

@@ -66,6 +66,7 @@ COLUMNS = (
 )
 NOT_FLATTENED = " †"
 LEARNED_NOTHING = " ‡"
+AT_EDGE = " ⊣"
 CONFIG_NAMES = {"learning_rate": "lr", "weight_decay": "wd"}
 
 
@@ -307,6 +308,7 @@ def _config(group: Group) -> str:
         ", ".join(f"{CONFIG_NAMES.get(name, name)} {value:g}" for name, value in sorted(config.items()))
         for config in group.chosen_configs
     )
+    chosen += AT_EDGE if group.edge_choices else ""
     spread = group.search_spread
     if spread is None:
         return chosen
@@ -314,9 +316,23 @@ def _config(group: Group) -> str:
     return f"{chosen} (of {tried}; val spread {width:.3f})" if math.isfinite(width) else f"{chosen} (of {tried})"
 
 
+def _flattened_line(groups: list[Group]) -> str:
+    """Seeds whose validation curve flattened, per init and protocol, over the table's groups."""
+    parts = []
+    for init in ("pretrained", "scratch"):
+        for protocol in ("finetune", "linear_probe"):
+            mine = [g for g in groups if (g.key.init, g.key.protocol) == (init, protocol)]
+            judged = [r for g in mine for r in g.ok if r.convergence is not None]
+            if judged:
+                flat = sum(r.convergence.flattened for r in judged)
+                parts.append(f"{init} {protocol} {flat} of {len(judged)} ({flat / len(judged):.0%})")
+    return "- Seeds whose validation curve flattened: " + ("; ".join(parts) if parts else "none recorded") + "."
+
+
 def _footnotes(groups: list[Group]) -> list[str]:
-    """What the marks of a table mean, and plainly which scratch twins learned nothing measurable."""
-    notes = []
+    """What the marks of a table mean, how many seeds flattened per init, which choices lie at a grid's edge, and
+    plainly which scratch twins learned nothing measurable."""
+    notes = [_flattened_line(groups)]
     unflattened = [g for g in groups if g.unflattened]
     if unflattened:
         cells = ", ".join(
@@ -327,6 +343,16 @@ def _footnotes(groups: list[Group]) -> list[str]:
         notes.append(
             f"- {NOT_FLATTENED.strip()} The validation curve had not flattened (the last quarter of the budget still "
             f"gained more than the tolerance): a longer budget could change the score. {cells}."
+        )
+    at_edge = [g for g in groups if g.edge_choices]
+    if at_edge:
+        cells = ", ".join(
+            f"{variant_label(g.key.model, g.key.init)} on {g.key.task} ({g.key.protocol}: {', '.join(g.edge_choices)})"
+            for g in at_edge
+        )
+        notes.append(
+            f"- {AT_EDGE.strip()} The chosen value lies at an edge of its grid, after any extension the search made: "
+            f"the best value may lie beyond it. {cells}."
         )
     scratch = [g for g in groups if g.key.init == "scratch"]
     nothing = [g for g in scratch if learned_something(g) is False]

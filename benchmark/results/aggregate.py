@@ -152,6 +152,24 @@ class Group:
         return configs
 
     @cached_property
+    def edge_choices(self) -> list[str]:
+        """The searched dimensions whose chosen value lies at an edge of its (possibly extended) grid, so the best
+        value may lie beyond it: as the search recorded it, else (older files) read from its candidates, where a
+        dimension with two or more values counts."""
+        search = next((r.search for r in self.ok if r.search is not None), None)
+        if search is None or not search.candidates:
+            return []
+        if search.chosen_at_edge is not None:
+            return list(search.chosen_at_edge)
+        chosen = search.chosen_config
+        edges = []
+        for name in sorted(chosen):
+            values = sorted({c.config[name] for c in search.candidates if name in c.config})
+            if len(values) >= 2 and chosen[name] in (values[0], values[-1]):
+                edges.append(name)
+        return edges
+
+    @cached_property
     def search_spread(self) -> tuple[int, float] | None:
         """(candidates, max - min of their mean validation scores at the first rung): how much the choice mattered."""
         search = next((r.search for r in self.ok if r.search is not None), None)

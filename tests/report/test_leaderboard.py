@@ -79,8 +79,9 @@ def test_tiers_gain_intervals_and_speed_up_from_predictions():
     assert row[COLUMN["Score (mean ± std)"]] == "0.5000 ± 0.0100 †"  # seed 2's curve had not flattened
     assert row[COLUMN["Speed-up"]] == "×0.50" and table_row(text, "A", task="t1")[COLUMN["Speed-up"]] == "×4.00"
     assert row[COLUMN["Gain [95 % CI]"]].startswith("+0.1000 [+0.0")  # paired bootstrap, above zero
-    assert row[COLUMN["Chosen config"]] == "lr 0.0001, wd 0.01 (of 2; val spread 0.100)"
-    assert row[COLUMN["Scratch config"]] == "lr 0.001, wd 0 (of 2; val spread 0.100)"
+    # two candidates per dimension, the chosen one at an edge of both: marked
+    assert row[COLUMN["Chosen config"]] == "lr 0.0001, wd 0.01 ⊣ (of 2; val spread 0.100)"
+    assert row[COLUMN["Scratch config"]] == "lr 0.001, wd 0 ⊣ (of 2; val spread 0.100)"
     assert "- † The validation curve had not flattened" in text and "A on t2 (finetune, 1 of 3 seeds)" in text
     assert "### Rankings that survive another machine" in text
 

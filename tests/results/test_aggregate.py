@@ -184,3 +184,30 @@ def test_compare_pairs_examples_when_both_have_predictions_and_falls_back_to_wel
     assert gain.estimate == pytest.approx(0.30) and gain.low < 0.30 < gain.high
     tie = compare(a, b, replicates)
     assert tie.method == WELCH and tie.separable is False and tie.estimate == pytest.approx(0.0)
+
+
+def _searched(chosen_at_edge: list[str] | None, learning_rates=(1e-4, 3e-4, 1e-3), chosen: int = 0):
+    candidates = [
+        Candidate(config={"learning_rate": lr, "weight_decay": 0.01}, scores=[[0.5]]) for lr in learning_rates
+    ]
+    search = SearchRecord(
+        method="successive_halving",
+        seeds=[0],
+        budgets=[10],
+        halving_rate=3,
+        candidates=candidates,
+        chosen=chosen,
+        wall_s=1.0,
+        chosen_at_edge=chosen_at_edge,
+    )
+    return group_results([make_result(search=search)])
+
+
+def test_edge_choices_read_the_record_else_the_candidates():
+    (recorded,) = _searched(["weight_decay"]).values()
+    assert recorded.edge_choices == ["weight_decay"]  # as the search recorded it, after any extension
+    (at_lower,) = _searched(None, chosen=0).values()
+    (inside,) = _searched(None, chosen=1).values()
+    (at_upper,) = _searched(None, chosen=2).values()
+    assert at_lower.edge_choices == ["learning_rate"] and at_upper.edge_choices == ["learning_rate"]
+    assert inside.edge_choices == []  # weight decay has one value: not a searched dimension
