@@ -16,6 +16,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from benchmark.engine.trackers import LOGGING_DIRNAME, REPORT_TO_CHOICES, missing_tracker  # noqa: E402
+from benchmark.specs.adhoc import ModelArgsAction  # noqa: E402
 from benchmark.specs.registry import SpecError  # noqa: E402
 from benchmark.specs.sources import collect_sources, unique_folders  # noqa: E402
 from benchmark.specs.trust import code_problems  # noqa: E402
@@ -75,9 +76,17 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODEL",
-        help="also run this model: timm:<name>, hf:<hub id> or a checkpoint folder (timm or transformers; library "
-        "and modality read from its config.json), optionally as ID=MODEL; repeatable. It always runs; to run only "
-        "such models, pass --models with their ids",
+        help="also run this model: timm:<name>, hf:<hub id>[@<revision>] or a checkpoint folder (timm or "
+        "transformers; library and modality read from its config.json), optionally as ID=MODEL; repeatable. It always "
+        "runs; to run only such models, pass --models with their ids",
+    )
+    narrow.add_argument(
+        "--model-args",
+        action=ModelArgsAction,
+        default=[],
+        metavar="KEY=VALUE,...",
+        help="options of the --model just before it, the fields of a suite's model entry: revision=<branch, tag or "
+        "commit> (transformers), dtype=float32|bfloat16|float16, trust_remote_code=true (off unless asked)",
     )
     narrow.add_argument("--protocols", type=_names, help="finetune,linear_probe")
     narrow.add_argument("--seeds", type=_ints, help="comma-separated seeds")
@@ -239,7 +248,7 @@ def selection_problems(registry, args: argparse.Namespace) -> list[str]:
 
     problems: list[str] = []
     try:
-        extra_models = parse_models(args.model)
+        extra_models = parse_models(args.model, args.model_args)
     except SpecError as error:
         return error.problems
     if args.suite is None and args.tasks:

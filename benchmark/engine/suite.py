@@ -82,7 +82,7 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         args.suite,
         skip_unknown_tasks=args.keep_going,
         requested_tasks=args.tasks,
-        extra_models=parse_models(getattr(args, "model", None)),
+        extra_models=parse_models(getattr(args, "model", None), getattr(args, "model_args", None)),
     )
     selection = Selection(
         models=args.models,

@@ -62,6 +62,15 @@ class TransferModel(nn.Module):
     def is_convolutional(self) -> bool:
         return any(isinstance(m, nn.Conv2d) for m in self.modules())
 
+    def matching(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Floating-point inputs in the weights' dtype (a model loaded in bfloat16 reads bfloat16 pixels or
+        waveforms; token ids and masks stay as they are)."""
+        dtype = next(self.parameters()).dtype
+        return {
+            name: value.to(dtype) if value.is_floating_point() and value.dtype != dtype else value
+            for name, value in inputs.items()
+        }
+
 
 class TimmTransferModel(TransferModel):
     """A timm classifier; `features` are the pre-logits its head reads."""
@@ -72,10 +81,10 @@ class TimmTransferModel(TransferModel):
         self.source_classifier = source_classifier
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.network(inputs["pixel_values"])
+        return self.network(self.matching(inputs)["pixel_values"])
 
     def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        feature_map = self.network.forward_features(inputs["pixel_values"])
+        feature_map = self.network.forward_features(self.matching(inputs)["pixel_values"])
         return self.network.forward_head(feature_map, pre_logits=True)
 
 
@@ -92,10 +101,10 @@ class HFTransferModel(TransferModel):
         self.source_classifier = None
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.network(**inputs).logits
+        return self.network(**self.matching(inputs)).logits
 
     def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        hidden = self.network(**inputs, output_hidden_states=True).hidden_states[-1]
+        hidden = self.network(**self.matching(inputs), output_hidden_states=True).hidden_states[-1]
         mask = inputs.get("attention_mask")
         if mask is None or mask.shape[1] != hidden.shape[1]:
             return hidden.mean(dim=1)
@@ -115,8 +124,11 @@ def build_model(
     """The model of a spec with a fresh `num_labels` head; `init='scratch'` gives random weights.
 
     `clip_seconds` is the audio task's clip length: models with a fixed input length (Whisper) are fitted to it.
+    Checkpoint code runs when the run (`--trust-remote-code`) or the model's spec asks for it; the weights are cast
+    to the spec's `dtype`, if any.
     """
     checkpoint = expand_assets(spec.checkpoint, assets_dir)
+    trust_remote_code = trust_remote_code or spec.trust_remote_code
     torch.manual_seed(seed)
     try:
         if spec.library == "timm":
@@ -129,6 +141,8 @@ def build_model(
         raise ModelError(
             f"model {spec.id!r}: cannot build {spec.library} checkpoint {checkpoint!r}: {error}"
         ) from error
+    if spec.dtype is not None:
+        network.to(getattr(torch, spec.dtype))
     return LoadedModel(network=network, processor=processor, checkpoint=checkpoint, revision=spec.revision)
 
 

@@ -3,6 +3,7 @@
     --model timm:resnet18.a1_in1k        a timm model name (architecture.tag), or timm:hf-hub:org/name
     --model hf:bert-base-uncased         a transformers hub id (text, or audio when its type has an audio
                                          feature extractor; read from the checkpoint's config)
+    --model hf:bert-base-uncased@v1.0    ... at a revision (a branch, tag or commit)
     --model ./path/to/checkpoint         a local folder: timm (config.json names an `architecture`) or
                                          transformers (config.json names a `model_type`)
     --model my-id=timm:resnet18          any of the above under an id of one's own
@@ -12,32 +13,55 @@ name, the hub id with `/` as `--`, the folder's name), and can be given explicit
 clash. The library and modality are inferred: timm is vision; a transformers model is audio when its
 `model_type` has an audio feature extractor (a `SequenceFeatureExtractor`, as Wav2Vec2, HuBERT and Whisper
 do), else text.
+
+`--model-args KEY=VALUE[,KEY=VALUE]` after a `--model` sets that model's options, the fields a suite file's model
+entry has: `revision` (transformers checkpoints), `dtype` (float32, bfloat16, float16) and `trust_remote_code`
+(true to run the checkpoint's own code; off unless asked).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from benchmark.specs.registry import SpecError
 from benchmark.specs.schema import ID_PATTERN, Modality, ModelSpec
 from benchmark.utils.naming import safe_component, suggest
 
 FLAG = "--model"
+ARGS_FLAG = "--model-args"
+MODEL_ARGS = ("revision", "dtype", "trust_remote_code")
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 TIMM_PREFIX = "timm:"
 HF_PREFIX = "hf:"
 CONFIG_FILE = "config.json"
 _EXPLICIT_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")
 
 
-def parse_models(values: list[str] | None) -> list[ModelSpec]:
-    """The `ModelSpec` of every `--model` value, in order; `SpecError` lists every value that cannot be used."""
+class ModelArgsAction(argparse.Action):
+    """`--model-args`: kept with the index of the `--model` it follows (options are read in command-line order)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        models = getattr(namespace, "model", None) or []
+        if not models:
+            parser.error(f"{ARGS_FLAG} {values!r}: give it after the {FLAG} it sets options for")
+        given = list(getattr(namespace, self.dest, None) or [])
+        setattr(namespace, self.dest, [*given, (len(models) - 1, values)])
+
+
+def parse_models(values: list[str] | None, model_args: list[tuple[int, str]] | None = None) -> list[ModelSpec]:
+    """The `ModelSpec` of every `--model` value, in order, with the `--model-args` given after it (pairs of the
+    value's index and the text); `SpecError` lists every value that cannot be used."""
     parsed: list[tuple[str, ModelSpec]] = []
     problems: list[str] = []
-    for value in values or []:
+    options = {index: text for index, text in model_args or []}
+    for index, value in enumerate(values or []):
         try:
-            parsed.append((value, parse_model(value)))
+            parsed.append((value, parse_model(value, options.get(index))))
         except SpecError as error:
             problems.extend(error.problems)
     first: dict[str, str] = {}
@@ -56,18 +80,66 @@ def parse_models(values: list[str] | None) -> list[ModelSpec]:
     return list(unique.values())
 
 
-def parse_model(value: str) -> ModelSpec:
-    """One `--model` value as a `ModelSpec` (see the module docstring for the forms)."""
+def parse_model(value: str, model_args: str | None = None) -> ModelSpec:
+    """One `--model` value as a `ModelSpec` (see the module docstring for the forms), with its `--model-args`."""
     explicit = _EXPLICIT_ID.match(value)
     model_id, name = (explicit.group(1), explicit.group(2)) if explicit else (None, value)
+    options = parse_model_args(value, model_args)
+    if name.startswith(HF_PREFIX) and "@" in name:
+        name, revision = name.rsplit("@", 1)
+        if "revision" in options and options["revision"] != revision:
+            raise SpecError([f"{FLAG} {value!r}: revision {revision!r} and {ARGS_FLAG} revision={options['revision']}"])
+        options["revision"] = revision
     if name.startswith(TIMM_PREFIX):
-        return _timm_hub_model(value, model_id, name.removeprefix(TIMM_PREFIX))
-    if name.startswith(HF_PREFIX):
-        return _transformers_hub_model(value, model_id, name.removeprefix(HF_PREFIX))
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return local_model(path, model_id)
-    raise SpecError(
+        spec = _timm_hub_model(value, model_id, name.removeprefix(TIMM_PREFIX))
+    elif name.startswith(HF_PREFIX):
+        spec = _transformers_hub_model(value, model_id, name.removeprefix(HF_PREFIX), options)
+    elif Path(name).expanduser().is_dir():
+        spec = local_model(Path(name).expanduser(), model_id)
+    else:
+        raise _not_a_model(value, name)
+    return with_options(value, spec, options)
+
+
+def parse_model_args(value: str, text: str | None) -> dict[str, str | bool]:
+    """`KEY=VALUE[,KEY=VALUE]` as options of the model `value`: known keys only, `trust_remote_code` as a bool."""
+    options: dict[str, str | bool] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, sep, raw = (part.strip() for part in item.partition("="))
+        where = f"{FLAG} {value!r} {ARGS_FLAG} {item!r}"
+        if not sep or not raw:
+            raise SpecError([f"{where}: expected KEY=VALUE with KEY one of {', '.join(MODEL_ARGS)}"])
+        if key not in MODEL_ARGS:
+            raise SpecError(
+                [f"{where}: unknown option {key!r}; expected one of {', '.join(MODEL_ARGS)}{suggest(key, MODEL_ARGS)}"]
+            )
+        options[key] = _flag(where, raw) if key == "trust_remote_code" else raw
+    return options
+
+
+def with_options(value: str, spec: ModelSpec, options: dict[str, str | bool]) -> ModelSpec:
+    """`spec` with its `--model-args`, validated as a suite file's model entry is; a revision only where the
+    library reads one (transformers)."""
+    if options.get("revision") and spec.library != "transformers":
+        raise SpecError([f"{FLAG} {value!r}: a revision applies to transformers hub checkpoints, not {spec.library}"])
+    try:
+        return ModelSpec.model_validate({**spec.model_dump(exclude_unset=True), **options})
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise SpecError([f"{FLAG} {value!r} {ARGS_FLAG}: field {field!r}: {first['msg']}"]) from None
+
+
+def _flag(where: str, raw: str) -> bool:
+    if raw.lower() in TRUE:
+        return True
+    if raw.lower() in FALSE:
+        return False
+    raise SpecError([f"{where}: expected true or false"])
+
+
+def _not_a_model(value: str, name: str) -> SpecError:
+    return SpecError(
         [
             f"{FLAG} {value!r}: expected timm:<name>, hf:<hub id> or a checkpoint folder"
             + (" (no such folder)" if "/" in name or name.startswith(".") else "")
@@ -126,12 +198,15 @@ def _timm_hub_model(value: str, model_id: str | None, name: str) -> ModelSpec:
     return ModelSpec(id=model_id or derive_id(hub_id), library="timm", checkpoint=name, modality="vision")
 
 
-def _transformers_hub_model(value: str, model_id: str | None, hub_id: str) -> ModelSpec:
-    """A transformers hub checkpoint; its config (from the hub or the local hub cache) says its modality."""
+def _transformers_hub_model(value: str, model_id: str | None, hub_id: str, options: dict) -> ModelSpec:
+    """A transformers hub checkpoint; its config (from the hub or the local hub cache, at the revision asked for)
+    says its modality."""
     import transformers
 
     try:
-        config = transformers.AutoConfig.from_pretrained(hub_id)
+        config = transformers.AutoConfig.from_pretrained(
+            hub_id, revision=options.get("revision"), trust_remote_code=bool(options.get("trust_remote_code"))
+        )
     except (OSError, ValueError) as error:
         raise SpecError([f"{FLAG} {value!r}: cannot read the checkpoint's config: {error}"]) from None
     modality = transformers_modality(config.model_type)

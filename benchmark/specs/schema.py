@@ -267,6 +267,12 @@ class ModelSpec(StrictModel):
         "shared by every checkpoint of it); default: derived from the checkpoint and revision "
         "(`benchmark.utils.naming.architecture_name`). Name it to tell apart two checkpoints whose derived names meet.",
     )
+    dtype: Literal["float32", "bfloat16", "float16"] | None = Field(
+        default=None, description="Weights in this dtype, pretrained and scratch alike (default: float32)."
+    )
+    trust_remote_code: bool = Field(
+        default=False, description="Run the model code a transformers checkpoint ships; off unless asked."
+    )
 
     @property
     def architecture_id(self) -> str:
@@ -284,6 +290,8 @@ class ModelSpec(StrictModel):
             modality=self.modality,
             revision=self.revision,
             architecture=self.architecture,
+            dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code,
         )
 
 
