@@ -228,15 +228,15 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
 
 
 def _used_ids(registry, args: argparse.Namespace) -> set[str]:
-    """The ids of the suite a run uses and of its tasks (with `--tasks`); empty when the suite does not resolve,
-    whose problems the run reports itself."""
+    """The ids of the suite a run uses and of the tasks it runs (`--tasks`, else the suite's); empty when the suite
+    does not resolve, whose problems the run reports itself."""
     if not args.suite or args.suite not in registry.suites:
         return set()
     try:
         suite = registry.resolve(args.suite, skip_unknown_tasks=args.keep_going, requested_tasks=args.tasks)
     except SpecError:
         return set()
-    return {args.suite, *(task.task for task in suite.tasks)}
+    return {args.suite, *(args.tasks or (task.task for task in suite.tasks))}
 
 
 def selection_problems(registry, args: argparse.Namespace) -> list[str]:

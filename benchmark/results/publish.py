@@ -13,8 +13,8 @@ from benchmark.utils.public import redact_data, redact_text
 
 
 def public_result(result: CellResult, roots: list[tuple[str, str]] = ()) -> CellResult:
-    """The record with every absolute path in it (error, specs, command line, revisions, metric names) rewritten
-    relative to `roots` or redacted (`benchmark.utils.public`).
+    """The record with every absolute path in it (error, specs, fingerprint settings, command line, revisions,
+    metric names) rewritten relative to `roots` or redacted (`benchmark.utils.public`).
 
     Only the fields that hold free text are walked, so the leaderboard can pass 10,000 records through it; a
     record whose metric names hold a path (`evaluate:/a/folder`) is walked whole.
@@ -26,6 +26,10 @@ def public_result(result: CellResult, roots: list[tuple[str, str]] = ()) -> Cell
         "specs": redact_data(result.specs, roots),
         "revisions": redact_data(result.revisions, roots),
     }
+    if result.fingerprint is not None:  # the digest (what reuse compares) is kept; the settings are shown
+        update["fingerprint"] = result.fingerprint.model_copy(
+            update={"settings": redact_data(result.fingerprint.settings, roots)}
+        )
     if result.provenance is not None:
         update["provenance"] = result.provenance.model_copy(
             update={"command": redact_data(result.provenance.command, roots)}

@@ -66,7 +66,8 @@ def test_which_checkpoints_are_hub_repositories(checkpoint, library, repo):
 def test_push_creates_the_dataset_repo_and_uploads_everything_in_one_commit(leaderboard):
     with hub_standin() as hub:
         report = push(leaderboard, REPO_ID, token=TOKEN, endpoint=hub.url)
-    assert hub.created == [{"name": "transfer-results", "organization": "someone", "type": "dataset"}]
+    created = {"name": "transfer-results", "organization": "someone", "type": "dataset", "visibility": "private"}
+    assert hub.created == [created]  # private unless --public
     assert all(request.headers["authorization"] == f"Bearer {TOKEN}" for request in hub.requests)
     assert [r.path for r in hub.requests] == [
         "/api/repos/create",
@@ -177,7 +178,10 @@ def test_a_refusing_hub_is_reported_without_a_traceback(leaderboard, capsys):
     assert hub.commits == []
 
 
-def test_private_is_passed_only_when_asked(leaderboard):
+def test_a_new_repository_is_private_unless_public_is_asked(leaderboard):
+    arguments = ["--out", str(leaderboard), "--repo-id", REPO_ID, "--token", TOKEN]
     with hub_standin() as hub:
-        push(leaderboard, REPO_ID, token=TOKEN, endpoint=hub.url, private=True)
-    assert hub.created[0]["visibility"] == "private"
+        push(leaderboard, REPO_ID, token=TOKEN, endpoint=hub.url)
+        assert main([*arguments, "--endpoint", hub.url]) == 0
+        assert main([*arguments, "--endpoint", hub.url, "--public"]) == 0
+    assert [created["visibility"] for created in hub.created] == ["private", "private", "public"]

@@ -89,3 +89,24 @@ def test_published_records_carry_no_absolute_path():
     )
     text = public_result(record).model_dump_json()
     assert "/etc" not in text and "<local>/os-release" in text
+
+
+@pytest.mark.integration
+def test_a_rerun_repairs_an_out_of_range_file(tmp_path, tiny_tasks, tiny_assets, capsys):
+    from benchmark.report.leaderboard import main as leaderboard_main
+    from benchmark.run import main
+    from testkit.fixtures import tiny_run_args
+
+    one_cell = ["--models", "tiny-resnet", "--tasks", "colours", "--protocols", "linear_probe", "--no-scratch"]
+    arguments = tiny_run_args(tiny_tasks, tiny_assets, tmp_path, *one_cell, "--probe-epochs", "1", "--no-similarity")
+    assert main(arguments) == 0
+    path = tmp_path / "tiny" / "tiny-resnet" / "colours" / "linear_probe-seed0.json"
+    data = json.loads(path.read_text())
+    data["metrics"]["accuracy"] = 7.5
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert leaderboard_main(["--results", str(tmp_path), "--out", str(tmp_path / "board")]) != 0
+    assert f"{path}: field 'metrics.accuracy': 7.5 is outside" in capsys.readouterr().err
+    assert main(arguments) == 0  # the impossible file is an unfinished cell: run again, written whole
+    assert 0 <= read_result(path).metrics["accuracy"] <= 1
+    assert leaderboard_main(["--results", str(tmp_path), "--out", str(tmp_path / "board")]) == 0
