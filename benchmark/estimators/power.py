@@ -83,3 +83,48 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _check(pairs_per_target: Sequence[int]) -> None:
     if not pairs_per_target or min(pairs_per_target) < 4:
         raise ValueError(f"each target needs at least 4 pairs for a within-target rho, got {list(pairs_per_target)}")
+
+
+def suite_power(suite_name: str, alpha: float = 0.05, power: float = 0.8) -> list[tuple[str, int, int, float, float]]:
+    """Per modality of a suite: (modality, targets, pairs per target, simulated and Fisher-z detectable rho).
+
+    A pair is a target and a checkpoint the suite pretrains on a source task; sources whose id starts with
+    `ctl_` (the shuffled-label controls) are left out, as they are of the correlation.
+    """
+    from benchmark.specs.registry import load_registry
+    from benchmark.utils.paths import DEFAULT_TASKS_DIR
+
+    registry = load_registry(DEFAULT_TASKS_DIR)
+    suite = registry.resolve(suite_name)
+    rows = []
+    for modality in sorted({m.modality for m in suite.spec.models if m.pretrain is not None}):
+        pairs = sum(
+            m.modality == modality and m.pretrain is not None and not m.pretrain.task.startswith("ctl_")
+            for m in suite.spec.models
+        )
+        targets = sum(registry.tasks[t].modality == modality for t in suite.spec.tasks)
+        if pairs < 4 or targets == 0:
+            continue
+        design = [pairs] * targets
+        simulated = min_detectable_rho_simulated(design, alpha, power)
+        rows.append((modality, targets, pairs, simulated, min_detectable_rho_fisher(design, alpha, power)))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmark.estimators.power --suite zoo_disjoint`: the power statement of a suite's design."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.estimators.power", description=main.__doc__)
+    parser.add_argument("--suite", default="zoo_disjoint")
+    args = parser.parse_args(argv)
+    print("| modality | targets | pairs per target | detectable mean within-target rho (simulated) | Fisher-z |")
+    print("|---|---|---|---|---|")
+    for modality, targets, pairs, simulated, fisher in suite_power(args.suite):
+        print(f"| {modality} | {targets} | {pairs} | {simulated:.2f} | {fisher:.2f} |")
+    print("80 % power, 5 % one-sided; the mean over targets of within-target Spearman rho, permutation test.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

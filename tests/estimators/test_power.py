@@ -47,3 +47,13 @@ def test_too_few_pairs_are_refused() -> None:
         power.min_detectable_rho_fisher([6, 3])
     with pytest.raises(ValueError):
         power.min_detectable_rho_simulated([])
+
+
+def test_the_power_statement_of_the_zoo_reads_its_pairs_from_the_suite(capsys) -> None:
+    """zoo_disjoint: six sources per target (its controls left out), 4 vision, 4 text and 3 audio targets."""
+    rows = {row[0]: row for row in power.suite_power("zoo_disjoint")}
+    assert {m: (t, p) for m, (_, t, p, _, _) in rows.items()} == {"vision": (4, 6), "text": (4, 6), "audio": (3, 6)}
+    assert rows["vision"][3] == power.min_detectable_rho_simulated([6] * 4)
+    assert rows["audio"][4] == power.min_detectable_rho_fisher([6] * 3)
+    assert power.main(["--suite", "zoo_disjoint"]) == 0
+    assert "| audio | 3 | 6 |" in capsys.readouterr().out
