@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
     except SpecError as error:
         return _report_spec_error(error)
     # code named by task files is refused whatever --keep-going says: everywhere for --validate, else in what runs
-    used = None if args.validate or args.list else _used_ids(registry, args)
-    refused = code_problems(registry, args.assets_dir, args.trust_task_code, only=used)
+    listing = args.list and not args.validate  # listing runs nothing: it shows such tasks like any other
+    used = None if args.validate else _used_ids(registry, args)
+    refused = [] if listing else code_problems(registry, args.assets_dir, args.trust_task_code, only=used)
     if problems and (args.validate or not args.keep_going):
         return _report_spec_error(SpecError(problems + refused))
     if refused and not args.validate:

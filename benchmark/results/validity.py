@@ -7,10 +7,11 @@ shown as 7.5000 with a gain of +7.19. Every reader of result files (`benchmark.r
 as unfinished and repairs it; the suite runs the same check before it writes a file.
 
 What is checked: the built-in metrics lie in their ranges (accuracy and macro F1 in [0, 1], Matthews correlation
-in [-1, 1]) and are finite, wherever they are recorded (test and validation metrics, both chance levels, every
-curve point); a finished cell has its main metric; its counts agree with each other (the scored test examples
-are no fewer than the predictions and no more than the test split, every label id within the classes, at least
-two classes). Metrics from other evaluate modules have no known range and are only required to be finite.
+in [-1, 1]) and are finite (a diverged cell's curve may end in NaN), wherever they are recorded (test and
+validation metrics, both chance levels, every curve point); a finished cell has its main metric; its counts agree
+with each other (the scored test examples are no fewer than the predictions and no more than the test split,
+every label id within the classes, at least two classes). Metrics from other evaluate modules have no known
+range and are only required to be finite.
 """
 
 from __future__ import annotations
@@ -45,10 +46,17 @@ def _metric_problems(result: CellResult) -> Iterator[str]:
     for where, values in blocks:
         for name, value in values.items():
             metric = result.main_metric if name == "score" else name
+            if _diverged_point(result, where, value):
+                continue
             if problem := _value_problem(metric, value):
                 yield f"field '{where}.{name}': {problem}"
     if result.status == "ok" and result.main_metric not in result.metrics:
         yield f"field 'metrics': a finished cell has no value for its main_metric {result.main_metric!r}"
+
+
+def _diverged_point(result: CellResult, where: str, value: float) -> bool:
+    """A non-finite curve value of a diverged cell is its finding (the evaluation where the loss blew up)."""
+    return result.status == "diverged" and where.startswith("curve.") and not math.isfinite(value)
 
 
 def _value_problem(metric: str, value: float) -> str | None:

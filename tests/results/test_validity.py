@@ -110,3 +110,10 @@ def test_a_rerun_repairs_an_out_of_range_file(tmp_path, tiny_tasks, tiny_assets,
     assert main(arguments) == 0  # the impossible file is an unfinished cell: run again, written whole
     assert 0 <= read_result(path).metrics["accuracy"] <= 1
     assert leaderboard_main(["--results", str(tmp_path), "--out", str(tmp_path / "board")]) == 0
+
+
+def test_a_diverged_curve_may_end_in_nan_but_not_a_finished_one():
+    curve = [{"step": 1, "epoch": 0.5, "train_elapsed_s": 1.0, "score": math.nan, "metrics": {}}]
+    assert result_problems(make_result(status="diverged", metrics={}, curve=curve)) == []
+    (problem,) = result_problems(make_result(curve=curve))
+    assert problem.startswith("field 'curve.0.score': nan is not a finite number")

@@ -128,3 +128,9 @@ def test_built_in_metrics_need_no_trust():
     assert compute_metrics(["accuracy", "f1_macro"], [0, 1, 1], [0, 1, 0]) == pytest.approx(
         {"accuracy": 2 / 3, "f1_macro": 2 / 3}
     )
+
+
+def test_listing_shows_a_code_task_without_refusing(include, tiny_tasks, capsys):
+    folder, marker = include
+    assert main(["--list", "--tasks-dir", str(tiny_tasks), "--include-path", str(folder)]) == 0
+    assert "sneaky" in capsys.readouterr().out and not marker.exists()
