@@ -47,7 +47,7 @@ def _validate(argv: list[str]) -> int:
 def _leaderboard(argv: list[str]) -> int:
     from benchmark.report.leaderboard import main
 
-    return main(argv)
+    return main(argv, prog=f"{PROG} leaderboard")
 
 
 def _prepare_assets(argv: list[str]) -> int:

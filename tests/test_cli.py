@@ -115,7 +115,7 @@ def test_a_leading_flag_means_run_as_before(capsys):
 def recording_module(monkeypatch, name: str, calls: list) -> None:
     """Stand in for the module that owns a subcommand, recording the arguments it is given."""
     module = types.ModuleType(name)
-    module.main = lambda argv=None: calls.append((name, argv)) or 0
+    module.main = lambda argv=None, **_: calls.append((name, argv)) or 0
     monkeypatch.setitem(sys.modules, name, module)
 
 

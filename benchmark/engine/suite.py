@@ -40,6 +40,7 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, broadcast_object_list
 from tqdm.auto import tqdm
 
+from benchmark.assets.missing import missing_assets, prepare_hint
 from benchmark.data.loading import DataError, SplitCaps
 from benchmark.engine.context import RunContext
 from benchmark.engine.features import FeatureCache
@@ -73,6 +74,7 @@ from benchmark.specs.schema import TrainingSpec
 FINISHED = ("ok", "diverged")
 FEATURE_CACHE_DIRNAME = ".feature_cache"
 WORK_DIRNAME = ".searches"  # search states and checkpoints of unfinished groups
+EXIT_MISSING_ASSETS = 2
 SEARCH_FINGERPRINT_FILE = "fingerprint.txt"  # in a group's work folder: the settings its saved search ran with
 
 
@@ -94,6 +96,12 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     index, count = parse_shard(args.shard)
     planned = plan_groups(suite, selection)
     groups = shard(planned, index, count)
+    if missing := _missing_assets(suite, groups, args.assets_dir):  # before any work, not a traceback per cell
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {len(missing)} offline asset(s) this run needs are missing:", file=sys.stderr)
+            print("\n".join(f"  {line}" for line in missing), file=sys.stderr)
+            print(f"  {prepare_hint(args.assets_dir, missing)}", file=sys.stderr)
+        return EXIT_MISSING_ASSETS
     if problem := unwritable(args.output_dir):  # before any work: one line, not a skipped group per claim
         if os.environ.get("RANK", "0") == "0":
             print(f"error: {problem}", file=sys.stderr)
@@ -150,6 +158,14 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         return _run_and_report(suite, groups, context, args, job)
     finally:
         gc.unfreeze()
+
+
+def _missing_assets(suite, groups: list[Group], assets_dir: Path) -> list[str]:
+    """The offline assets the groups' tasks, models and pretraining source tasks name but that do not exist."""
+    tasks = {group.task.task: group.task for group in groups}
+    models = {group.model.id: group.model for group in groups}
+    tasks |= {source.task: source for model_id, source in suite.source_tasks.items() if model_id in models}
+    return missing_assets(tasks.values(), models.values(), assets_dir)
 
 
 def _run_and_report(suite, groups: list[Group], context: RunContext, args: argparse.Namespace, job: ShardJob) -> int:

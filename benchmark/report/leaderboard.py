@@ -64,10 +64,22 @@ COLUMNS = (
     "Chosen config",
     "Scratch config",
 )
+RUN_COMMAND = "python -m benchmark.run"  # works from a checkout and after a wheel install alike
 NOT_FLATTENED = " †"
 LEARNED_NOTHING = " ‡"
 AT_EDGE = " ⊣"
 CONFIG_NAMES = {"learning_rate": "lr", "weight_decay": "wd"}
+
+
+def missing_results(results_dir: Path, prog: str) -> str | None:
+    """Why there is no leaderboard to build from `results_dir` (no such folder, or no result file in it), with the
+    command that makes one in the context `prog` runs in (the installed command, or `python -m`); None if there
+    are result files."""
+    if results_dir.is_dir() and find_result_files(results_dir):
+        return None
+    what = "is not a folder" if not results_dir.is_dir() else "holds no result files"
+    run = "transfer-bench run" if prog.startswith("transfer-bench") else RUN_COMMAND
+    return f"{results_dir} {what}: run a suite into it first, e.g. `{run} --suite demo --output-dir {results_dir}`"
 
 
 class LeaderboardError(Exception):
@@ -222,7 +234,7 @@ def _score_weights(results: list[CellResult]) -> ScoreWeights:
 
 def _overview(results: list[CellResult], suites: list[str]) -> str:
     if not results:
-        return "No result files yet: run `python benchmark/run.py --suite demo` first."
+        return f"No result files yet: run `{RUN_COMMAND} --suite demo` first."
     rows = [
         "| Suite | Checkpoints | Scratch twins | Tasks | Cells | ok | diverged | failed |",
         "|---|---|---|---|---|---|---|---|",
@@ -428,11 +440,14 @@ def _giga(value: float | None) -> float | None:
     return None if value is None else value / 1e9
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.report.leaderboard", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m benchmark.report.leaderboard") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("leaderboard/results"), help="result files root")
     parser.add_argument("--out", type=Path, default=Path("leaderboard"), help="where README.md is written")
     args = parser.parse_args(argv)
+    if problem := missing_results(args.results, prog):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         path = build_leaderboard(args.results, args.out)
     except LeaderboardError as error:
