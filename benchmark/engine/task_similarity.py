@@ -110,14 +110,18 @@ def source_tasks(suite: ResolvedSuite, modality: str) -> dict[str, TaskSpec]:
 
 def _source_to_target(suite_name, encoder, loaded: LoadedModel, sources: dict, tasks, embedded, context) -> dict:
     """Distances from each model's source task (embedded by the same encoder) to each task; measured once per
-    source task, however many checkpoints were trained on it."""
+    source task, however many checkpoints were trained on it. A source whose data does not load is left out."""
     by_source: dict[str, dict[str, dict[str, float]]] = {}
     for source in sources.values():
         if source.task in by_source:
             continue
-        sample = embedded.get(source.task) or _train_features(suite_name, encoder, loaded, source, context)
+        sample = embedded.get(source.task) or _embed_tasks(suite_name, encoder, loaded, [source], context).get(
+            source.task
+        )
+        if sample is None:
+            continue
         by_source[source.task] = {}
         for task in tasks:
             pair = {"source": sample, task.task: embedded[task.task]}
             by_source[source.task][task.task] = {m: float(similarity_matrix(pair, m)[1][0, 1]) for m in METHODS}
-    return {model_id: by_source[source.task] for model_id, source in sources.items()}
+    return {model_id: by_source[source.task] for model_id, source in sources.items() if source.task in by_source}
