@@ -145,6 +145,12 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
         help="save a resumable fine-tune checkpoint at evaluations this often (0: every one)",
     )
     behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
+    behaviour.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' warnings (transformers' load reports of replaced heads); progress bars are drawn "
+        "on a terminal only, a log gets a line per finished cell and group",
+    )
     tracking = parser.add_argument_group("experiment tracking")
     tracking.add_argument(
         "--report-to",

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import gc
 import os
 import shutil
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -70,6 +72,8 @@ from benchmark.results.store import find_result_files, read_result, result_path,
 from benchmark.specs.adhoc import parse_models
 from benchmark.specs.registry import Registry
 from benchmark.specs.schema import TrainingSpec
+from benchmark.utils.console import configure_console, progress_bars_drawn
+from benchmark.utils.naming import safe_component
 
 FINISHED = ("ok", "diverged")
 FEATURE_CACHE_DIRNAME = ".feature_cache"
@@ -80,6 +84,7 @@ SEARCH_FINGERPRINT_FILE = "fingerprint.txt"  # in a group's work folder: the set
 
 def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """Run (this shard of) a suite; return the process exit status."""
+    configure_console(verbose=getattr(args, "verbose", False))
     suite = registry.resolve(
         args.suite,
         skip_unknown_tasks=args.keep_going,
@@ -277,7 +282,10 @@ def _run_groups(suite, groups: list[Group], context: RunContext, output_dir: Pat
     """Run each group without reusable results that no other shard holds; returns {cell name: (status, detail)}."""
     accelerator, outcomes = context.accelerator, {}
     main = accelerator.is_main_process
-    for group in tqdm(groups, desc="groups", disable=not main):
+    started = time.perf_counter()
+    for number, group in enumerate(tqdm(groups, desc="groups", disable=not main), 1):
+        if main and number > 1 and not progress_bars_drawn():  # the bar's place in a log: a line per group
+            tqdm.write(f"groups: {number - 1}/{len(groups)} done in {time.perf_counter() - started:.0f} s")
         context.stop_flag.raise_if_set()
         cells = group.cells()
         paths = [_path(output_dir, cell) for cell in cells]
@@ -365,9 +373,10 @@ def _path(output_dir: Path, cell: Cell) -> Path:
 
 
 def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
-    """Task-similarity files for the suite; a failure here is reported and never loses cell results."""
+    """Task-similarity files for the suite's tasks that have result files in the output folder (this run's and
+    earlier runs', whose features are cached); a failure here is reported and never loses cell results."""
     try:
-        records = measure_suite_similarity(suite, context)
+        records = measure_suite_similarity(with_result_tasks(suite, output_dir), context)
     except OSError as error:
         if is_disk_gone(error):
             raise  # the final stage's guard reports it in one line
@@ -381,6 +390,15 @@ def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
     if context.accelerator.is_main_process:
         for record in records:
             write_result(similarity_path(output_dir, record.suite, record.modality), record)
+
+
+def with_result_tasks(suite, output_dir: Path):
+    """The suite narrowed to the tasks with a result file under `<output_dir>/<suite>/`: a one-task run measures
+    similarity among the tasks it and earlier runs into the folder ran, not over every task of the suite (which
+    would load every modality's encoder and embed tasks nobody asked for)."""
+    root = output_dir / safe_component(suite.spec.suite)
+    ran = {path.parent.name for path in find_result_files(root)} if root.is_dir() else set()
+    return dataclasses.replace(suite, tasks=[task for task in suite.tasks if safe_component(task.task) in ran])
 
 
 def _attempt(group: Group, context: RunContext) -> list[CellResult]:
