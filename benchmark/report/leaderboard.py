@@ -25,6 +25,7 @@ from benchmark.report import plots, reuse, sections, similarity_reuse
 from benchmark.report.html import write_html
 from benchmark.report.recommend_section import recommend_section
 from benchmark.report.table import write_results_table
+from benchmark.report.task_metadata import task_metadata_section
 from benchmark.results.aggregate import (
     Group,
     GroupKey,
@@ -198,6 +199,7 @@ def suite_reports(
             *sections.similarity_section(suite_similarities),
             *similarity_reuse.similarity_reuse_section(mine, suite, similarities, replicates),
             *recommend_section(mine, suite),
+            *task_metadata_section(mine, suite),
         ]
         reports[suite] = SuiteReport(
             reuse=reuse.reuse_sections(mine, suite, _score_weights(mine), replicates, suite_similarities),

@@ -175,6 +175,9 @@ class TaskSpec(StrictModel):
     task: str = Field(pattern=ID_PATTERN)
     modality: Modality
     description: str = ""
+    citation: str | None = Field(default=None, description="How to cite the dataset (a BibTeX entry or a reference).")
+    licence: str | None = Field(default=None, description="The dataset's licence (an SPDX id where there is one).")
+    version: str | None = Field(default=None, description="The task definition's version, bumped when it changes.")
     dataset: DatasetSpec
     max_train_samples: PositiveInt | None = None
     max_validation_samples: PositiveInt | None = None
