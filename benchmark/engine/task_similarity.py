@@ -47,9 +47,17 @@ def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[
 def _measure(
     suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[TaskSpec], context
 ) -> SimilarityResult | None:
-    # Features do not depend on the classification head, so one build of the encoder serves every task.
+    # Features do not depend on the classification head, so one build of the encoder serves every task; audio
+    # encoders of a fixed input length (Whisper) are fitted to the tasks' clip length when the tasks agree on one.
+    clips = {task.preprocessing.clip_seconds for task in tasks} if modality == "audio" else set()
     loaded = build_model(
-        context.resolve(encoder), "pretrained", 2, SIMILARITY_SEED, context.assets_dir, context.trust_remote_code
+        context.resolve(encoder),
+        "pretrained",
+        2,
+        SIMILARITY_SEED,
+        context.assets_dir,
+        context.trust_remote_code,
+        clip_seconds=clips.pop() if len(clips) == 1 else None,
     )
     suite_name = suite.spec.suite
     embedded = _embed_tasks(suite_name, encoder, loaded, tasks, context)
