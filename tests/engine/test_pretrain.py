@@ -270,3 +270,47 @@ def test_adding_a_pretraining_seed_keeps_the_other_runs(zoo_tasks):
     source = suite.source_tasks[base.id]
     assert stage_dir(Path("r"), base, source, 0) == stage_dir(Path("r"), two, source, 0)
     assert stage_dir(Path("r"), two, source, 0) != stage_dir(Path("r"), two, source, 1)
+
+
+SEEDED_SUITE = """
+    suite: zoo_seeded
+    models:
+      - id: bert-seeded
+        library: transformers
+        checkpoint: "{assets}/tiny-bert"
+        modality: text
+        pretrain: {task: weather, init: pretrained, max_steps: 3, learning_rate: 0.01, batch_size: 8, seeds: [0, 1]}
+      - id: bert-once
+        library: transformers
+        checkpoint: "{assets}/tiny-bert"
+        modality: text
+        pretrain: {task: weather, init: pretrained, max_steps: 3, learning_rate: 0.01, batch_size: 8}
+    tasks: [topics]
+    protocols: [linear_probe]
+    seeds: [0, 1]
+    include_scratch: false
+    training: {probe_epochs: 3, batch_size: 8}
+    search:
+      linear_probe: {learning_rate: [0.01], weight_decay: [0.0]}
+"""
+
+
+def test_probe_seed_k_reads_the_backbone_of_pretraining_seed_k(zoo_tasks, zoo_assets, tmp_path):
+    """Through the suite: a model with two pretraining seeds trains two runs, and its probes of seeds 0 and 1 embed
+    the same training examples in two different backbones (their LogME differs); a model pretrained once gives
+    both seeds the same backbone (equal LogME)."""
+    (zoo_tasks / "suites" / "zoo_seeded.yaml").write_text(textwrap.dedent(SEEDED_SUITE).lstrip())
+    output = tmp_path / "out"
+    args = tiny_run_args(zoo_tasks, zoo_assets, output, "--no-similarity")
+    args[args.index("tiny")] = "zoo_seeded"
+    assert main(args) == 0
+    runs = sorted(p.name.split("-")[2] for p in (output / PRETRAINED_DIRNAME).glob("bert-seeded-*"))
+    assert runs == ["s0", "s1"] and len(list((output / PRETRAINED_DIRNAME).glob("bert-once-*"))) == 1
+
+    def logme(model: str, seed: int) -> float:
+        result = read_result(output / "zoo_seeded" / model / "topics" / f"linear_probe-seed{seed}.json")
+        assert result.status == "ok"
+        return result.estimators["logme"]
+
+    assert logme("bert-seeded", 0) != logme("bert-seeded", 1)
+    assert logme("bert-once", 0) == logme("bert-once", 1)
