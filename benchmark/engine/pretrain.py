@@ -10,10 +10,10 @@ declared pretraining data for source-to-target similarity.
 
 The fine-tune (and probe) of seed k starts from the run of pretraining seed `pretrain.seed_for(k)` (seed k
 itself when the seeds are 0..n-1), so a gain's spread over seeds includes the pretraining run's. Each run is
-cached under `<output>/.pretrained/<model>-<key>/`, where the key hashes everything that determines it (base
-checkpoint, the `pretrain` block without its seed list, the source task's spec, and the run's seed), and resumable: the run
-checkpoints into `state/` like a fine-tune, and the folder counts as finished only once `pretrain.json` is
-written, after the checkpoint. A stage that fails is recorded, and only that model's groups fail.
+cached under `<output>/.pretrained/<model>-s<seed>-<key>/`, where the key hashes everything that determines it
+(base checkpoint, the `pretrain` block without its seed list, the source task's spec, and the run's seed), and
+resumable: the run checkpoints into `state/` like a fine-tune, and the folder counts as finished only once
+`pretrain.json` is written, after the checkpoint. A stage that fails is recorded, and only that model's groups fail.
 """
 
 from __future__ import annotations
