@@ -105,12 +105,19 @@ def override_arguments(overrides: Mapping[str, Any]) -> list[str]:
 
 
 def results_frame(output_dir: Path, suite: str) -> pandas.DataFrame:
-    """The rows of `suite` in the results table of every result file under `output_dir`, as a DataFrame."""
+    """The rows of `suite` in the results table of every result file under `output_dir`, as a DataFrame whose
+    integer and boolean columns keep their types (pandas' nullable `Int64` and `boolean`)."""
+    import pandas as pd
+    import pyarrow as pa
+
     from benchmark.report.leaderboard import load_results
     from benchmark.report.table import results_table
 
     results = [result for result in load_results(output_dir) if result.suite == suite]
-    return results_table(results).to_pandas()
+    # Nullable integer and boolean columns: a cell that did not finish has no step count, which would otherwise
+    # turn every integer column into float64.
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    return results_table(results).to_pandas(types_mapper=nullable.get)
 
 
 def _run_options() -> dict[str, argparse.Action]:

@@ -54,6 +54,7 @@ def test_readme_example_runs_on_the_tiny_fixtures(tiny_tasks, tiny_assets, tmp_p
         and (table["optimizer_steps"][table["protocol"] == "finetune"] == 8).all()
     )
     assert "test_score" in capsys.readouterr().out  # the example's printed summary
+    assert table["seed"].dtype == "Int64" and table["optimizer_steps"].dtype == "Int64"  # not float64
     # Called again with the same options, it reuses every cell: the same table, nothing rerun.
     again = benchmark.evaluate(
         "tiny",

@@ -81,3 +81,33 @@ def test_a_file_without_fingerprint_is_rerun_and_said_so(first_run, tiny_tasks, 
     assert changed == {"tiny/tiny-resnet/colours/linear_probe-seed0.json"}
     assert "written before fingerprints were recorded" in out
     assert read_result(path).fingerprint is not None
+
+
+def test_a_saved_search_with_other_settings_is_discarded(tiny_tasks, tiny_assets, tmp_path):
+    from accelerate import Accelerator
+
+    from benchmark.engine.context import RunContext
+    from benchmark.engine.finetune import work_dir
+    from benchmark.engine.plan import Selection, plan_groups
+    from benchmark.engine.suite import SEARCH_FINGERPRINT_FILE, _discard_stale_search
+    from benchmark.specs.sources import collect_sources
+
+    registry, _ = collect_sources([tiny_tasks])
+    suite = registry.resolve("tiny")
+    (group,) = [
+        g
+        for g in plan_groups(suite, Selection(models=["tiny-resnet"], tasks=["colours"], protocols=["finetune"]))
+        if g.init == "pretrained"
+    ]
+    context = RunContext(
+        accelerator=Accelerator(cpu=True), assets_dir=tiny_assets, feature_cache=None, work_dir=tmp_path
+    )
+    folder = work_dir(context, group)
+    folder.mkdir(parents=True)
+    (folder / SEARCH_FINGERPRINT_FILE).write_text("another-digest\n")
+    (folder / "state.json").write_text("{}")  # searched with other settings: must not be resumed
+    _discard_stale_search(group, context, suite.source_tasks)
+    assert sorted(p.name for p in folder.iterdir()) == [SEARCH_FINGERPRINT_FILE]
+    (folder / "state.json").write_text("{}")  # the same settings: resumed as it is
+    _discard_stale_search(group, context, suite.source_tasks)
+    assert (folder / "state.json").exists()
