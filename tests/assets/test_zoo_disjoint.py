@@ -31,6 +31,7 @@ from benchmark.assets.zoo_data.layout import (
     take_source_splits,
     take_target_splits,
     text_hash,
+    write_design,
 )
 from benchmark.utils.paths import default_assets_dir
 
@@ -58,6 +59,19 @@ def _file_hash(path: Path, modality: str) -> str:
             return image_hash(np.asarray(image))
     with wave.open(str(path)) as reader:
         return pcm_hash(np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2"))
+
+
+def same_classes_and_domain(root: Path) -> list[str]:
+    """'source ~ target' for every source or control with a target's classes and the same input domain."""
+    design = read_design(root)
+    targets = {n: i for n, i in design.items() if i["role"] == "target"}
+    return [
+        f"{name} ~ {target}"
+        for name, info in design.items()
+        if info["role"] != "target"
+        for target, target_info in targets.items()
+        if info["classes"] == target_info["classes"] and info["domain"] == target_info["domain"]
+    ]
 
 
 def shared_examples(root: Path, modality: str) -> list[str]:
@@ -91,6 +105,17 @@ def test_a_source_that_runs_out_of_new_examples_raises() -> None:
         take_source_splits({"k": iter(["a", "b", "a"])}, SourceBudget(2, 1, 1), index, "small")
 
 
+def test_a_source_with_a_targets_classes_and_domain_is_named(tmp_path: Path) -> None:
+    design = {
+        "t": {"role": "target", "classes": ["0", "1"], "domain": "handwritten digits"},
+        "same_labels_other_domain": {"role": "source", "classes": ["0", "1"], "domain": "printed glyphs"},
+        "other_labels_same_domain": {"role": "source", "classes": ["a", "b"], "domain": "handwritten digits"},
+        "relabelled_copy": {"role": "control", "classes": ["0", "1"], "domain": "handwritten digits"},
+    }
+    write_design(tmp_path, design)
+    assert same_classes_and_domain(tmp_path) == ["relabelled_copy ~ t"]
+
+
 def test_the_control_keeps_the_inputs_and_label_counts_but_not_the_pairing() -> None:
     rng = np.random.default_rng(0)
     splits = {"train": {"a": [f"a{i}" for i in range(50)], "b": [f"b{i}" for i in range(30)]}}
@@ -119,6 +144,7 @@ def test_a_tiny_zoo_shares_no_example_between_a_source_and_a_target(tiny_zoo) ->
     assert {n for n, i in design.items() if i["role"] == "target"} == set(spec.targets)
     assert {n for n, i in design.items() if i["role"] == "source"} == set(spec.sources)
     assert shared_examples(root, modality) == []
+    assert same_classes_and_domain(root) == []
     for name, info in design.items():  # every file is a distinct example within its task too
         assert len(example_hashes(root / name, modality)) == sum(info["counts"].values()), name
 
@@ -138,6 +164,7 @@ def test_the_prepared_zoo_shares_no_example_between_a_source_and_a_target(modali
     if not (root / "design.json").is_file():
         pytest.skip(f"{root} not built: python -m benchmark.assets.prepare --zoo")
     assert shared_examples(root, modality) == []
+    assert same_classes_and_domain(root) == []
     design = read_design(root)
     for name, info in design.items():
         if info["role"] == "target":

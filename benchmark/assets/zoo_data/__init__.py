@@ -53,6 +53,7 @@ class ZooModality:
     hash_of: Callable[[Any], str]
     write: Callable[[Path, Splits], None]
     source: Callable[[], Source]
+    domains: Mapping[str, str]
 
 
 def write_images(task_dir: Path, splits: Splits) -> None:
@@ -97,14 +98,17 @@ MODALITIES = {
     "vision": ZooModality(
         "vision", vision.TARGETS, vision.TARGET_SIZES, vision.SOURCES, vision.CONTROLS,
         SourceBudget(train=1000, validation=100, test=20), image_hash, write_images, vision.vision_source,
+        vision.DOMAINS,
     ),
     "text": ZooModality(
         "text", text.TARGETS, text.TARGET_SIZES, text.SOURCES, text.CONTROLS,
         SourceBudget(train=480, validation=80, test=20), text_hash, write_texts, text.text_source,
+        text.DOMAINS,
     ),
     "audio": ZooModality(
         "audio", audio.TARGETS, audio.TARGET_SIZES, audio.SOURCES, audio.CONTROLS,
         SourceBudget(train=400, validation=60, test=20), pcm_hash, write_clips, audio.audio_source,
+        audio.DOMAINS,
     ),
 }  # fmt: skip
 
@@ -136,6 +140,7 @@ def build_zoo(out_dir: Path, modality: str, seed: int = 0, scale: float = 1.0) -
         "target_sizes": {name: asdict(sizes) for name, sizes in spec.target_sizes.items()},
         "sources": sorted(spec.sources),
         "controls": dict(spec.controls),
+        "domains": dict(spec.domains),
     }
 
     def write(tmp_dir: Path) -> dict[str, int]:
@@ -145,6 +150,7 @@ def build_zoo(out_dir: Path, modality: str, seed: int = 0, scale: float = 1.0) -
             spec.write(tmp_dir / name, splits)
             design[name] = {
                 "role": role,
+                "domain": spec.domains[name],
                 "classes": sorted(map(str, splits["train"])),
                 "counts": split_counts(splits),
                 **({"shuffled_from": spec.controls[name]} if role == "control" else {}),

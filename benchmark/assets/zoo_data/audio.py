@@ -257,3 +257,16 @@ SOURCES: dict[str, Callable[[np.random.Generator], Pools]] = {
     "src_drum_kits": drum_kit_pools,
 }
 CONTROLS = {"ctl_spoken_digits_shuffled": "src_spoken_digits"}
+# What each task's clips are (see vision.DOMAINS).
+DOMAINS = {
+    "zoo_keywords": "synthesised English words",
+    "zoo_spoken_languages": "synthesised numbers in six languages",
+    "zoo_voice_sex": "synthesised English numbers",
+    "src_spoken_digits": "synthesised English words",
+    "src_languages_b": "synthesised numbers in six other languages",
+    "src_speech_rate": "synthesised English numbers",
+    "src_voice_pitch": "synthesised English numbers",
+    "src_asterisk_prompts": "recorded English prompts",
+    "src_drum_kits": "recorded drum samples",
+    "ctl_spoken_digits_shuffled": "synthesised English words",
+}

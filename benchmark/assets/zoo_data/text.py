@@ -245,3 +245,17 @@ SOURCES: dict[str, Callable[[np.random.Generator], Pools]] = {
     "src_afinn_valence": afinn_pools,
 }
 CONTROLS = {"ctl_debian_sections_b_shuffled": "src_debian_sections_b"}
+# What each task's texts are (see vision.DOMAINS).
+DOMAINS = {
+    "zoo_spam": "e-mail",
+    "zoo_fortune_topics": "fortune quotes",
+    "zoo_fortune_languages": "fortune quotes",
+    "zoo_debian_sections": "package descriptions",
+    "src_debian_sections_b": "package descriptions",
+    "src_fortune_topics_b": "fortune quotes",
+    "src_udhr_same_languages": "declaration of human rights",
+    "src_udhr_other_languages": "declaration of human rights",
+    "src_sotu_eras": "presidential speeches",
+    "src_afinn_valence": "single words and phrases",
+    "ctl_debian_sections_b_shuffled": "package descriptions",
+}

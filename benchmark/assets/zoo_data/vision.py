@@ -272,3 +272,18 @@ SOURCES: dict[str, Callable[[np.random.Generator], Pools]] = {
     "src_clipart_b": lambda rng: clipart_pools(CLIPART_SOURCE, rng),
 }
 CONTROLS = {"ctl_printed_digits_shuffled": "src_printed_digits"}
+# What each task's inputs are, so that a source sharing a target's classes must come from another domain (a test
+# checks it on the built zoo); a control has its source's inputs.
+DOMAINS = {
+    "zoo_mnist": "handwritten digits",
+    "zoo_fashion": "garment photographs",
+    "zoo_scripts": "printed glyphs of non-Latin scripts",
+    "zoo_clipart": "clip art",
+    "src_printed_digits": "printed Latin glyphs",
+    "src_latin_letters": "printed Latin glyphs",
+    "src_font_styles": "printed Latin glyphs",
+    "src_scripts_b": "printed glyphs of non-Latin scripts",
+    "src_symbols": "printed symbols",
+    "src_clipart_b": "clip art",
+    "ctl_printed_digits_shuffled": "printed Latin glyphs",
+}
