@@ -330,6 +330,13 @@ def _config(group: Group) -> str:
     return f"{chosen} (of {tried}; val spread {width:.3f})" if math.isfinite(width) else f"{chosen} (of {tried})"
 
 
+def _chance_compared(group: Group) -> str:
+    """The chance level the learned-nothing flag compared with: validation's, or test's in older files."""
+    if group.validation_chance is not None:
+        return f"validation chance {group.validation_chance:.4f}"
+    return f"chance {group.chance:.4f} (test split: recorded before validation chance was)"
+
+
 def _flattened_line(groups: list[Group]) -> str:
     """Seeds whose validation curve flattened, per init and protocol, over the table's groups."""
     parts = []
@@ -373,8 +380,8 @@ def _footnotes(groups: list[Group]) -> list[str]:
     unknown = [g for g in scratch if learned_something(g) is None]
     if nothing:
         cells = ", ".join(
-            f"{g.key.model} on {g.key.task} ({g.key.protocol}: validation {g.validation_mean:.4f}, chance "
-            f"{g.chance:.4f}, tolerance {g.tolerance:.4f})"
+            f"{g.key.model} on {g.key.task} ({g.key.protocol}: validation {g.validation_mean:.4f}, "
+            f"{_chance_compared(g)}, tolerance {g.tolerance:.4f})"
             for g in nothing
         )
         notes.append(
