@@ -46,13 +46,15 @@ def test_failing_cell_is_recorded_retried_and_others_finish(tiny_tasks, tiny_ass
     broken_assets = tmp_path / "assets"
     shutil.copytree(tiny_assets, broken_assets)
     shutil.rmtree(broken_assets / "tones")
+    (broken_assets / "tones").mkdir()  # there, but without data: the run starts, and the tones cells fail
     assert main(args(tiny_tasks, broken_assets, tmp_path / "out", "--tasks", "colours,tones")) == 1
     failed = read_result(tmp_path / "out" / "tiny" / "tiny-w2v2" / "tones" / "finetune-seed0.json")
     assert failed.status == "failed" and failed.error
     assert read_result(tmp_path / "out" / "tiny" / "tiny-resnet" / "colours" / "finetune-seed0.json").status == "ok"
     out = capsys.readouterr().out
     assert "| tiny-w2v2/tones/finetune-seed0 | failed |" in out
-    shutil.copytree(tiny_assets / "tones", broken_assets / "tones")  # fix the data: the failed cell is retried
+    # Fix the data: the failed cell is retried.
+    shutil.copytree(tiny_assets / "tones", broken_assets / "tones", dirs_exist_ok=True)
     assert main(args(tiny_tasks, broken_assets, tmp_path / "out", "--tasks", "colours,tones")) == 0
     assert read_result(tmp_path / "out" / "tiny" / "tiny-w2v2" / "tones" / "finetune-seed0.json").status == "ok"
 

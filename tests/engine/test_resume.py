@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def test_killed_in_second_task_then_resumed_matches_uninterrupted(
     assert [p.parent.parent.name for p in finished] == ["tiny-resnet"]  # first task done, second not written
     assert all(read_result(p).status == "ok" for p in finished)  # nothing partial
 
-    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    bars = {**os.environ, "TRANSFER_BENCH_PROGRESS": "bars"}  # the bars' labels say which candidates train
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=bars)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "skipped" not in rerun.stderr
     first_candidate = "finetune tiny-bert/topics/finetune-seed0 lr=0.001 wd=0.01 rung 1/2"
