@@ -210,7 +210,7 @@ def architecture_of(result: CellResult) -> str:
     if spec.get("architecture"):
         return spec["architecture"]
     if spec.get("checkpoint"):
-        return architecture_name(spec["checkpoint"], spec.get("revision"))
+        return architecture_name(spec["checkpoint"], spec.get("revision"), spec.get("dtype"))
     return result.model
 
 

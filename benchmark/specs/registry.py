@@ -200,14 +200,14 @@ def _ad_hoc_models(extra: Sequence[ModelSpec], models: list[ModelSpec], problems
 
 def _architecture_problems(models: list[ModelSpec], where) -> list[str]:
     """Checkpoints that share an architecture name share one scratch twin, so they must be one architecture:
-    the same library, checkpoint and revision (a checkpoint declared under the wrong modality is the deep check's
+    the same library, checkpoint, revision and dtype (a checkpoint declared under the wrong modality is the deep check's
     to report). Two that are not need `architecture` names of their own.
     Removing a model can never raise this; adding one can, and the message says how to fix it."""
     first: dict[str, ModelSpec] = {}
     problems = []
     for model in models:
         seen = first.setdefault(model.architecture_id, model)
-        identity = ("library", "checkpoint", "revision")
+        identity = ("library", "checkpoint", "revision", "dtype")
         if any(getattr(seen, name) != getattr(model, name) for name in identity):
             problems.append(
                 f"{where}: model {model.id!r}: field 'architecture': {model.architecture_id!r} is also the "

@@ -279,8 +279,8 @@ class ModelSpec(StrictModel):
 
     @property
     def architecture_id(self) -> str:
-        """The scratch twin's id: `architecture`, else derived from the checkpoint and revision."""
-        return self.architecture or architecture_name(self.checkpoint, self.revision)
+        """The scratch twin's id: `architecture`, else derived from the checkpoint, revision and dtype."""
+        return self.architecture or architecture_name(self.checkpoint, self.revision, self.dtype)
 
     def scratch_twin(self) -> ModelSpec:
         """The same architecture from random weights, as a model of its own: built from this checkpoint's config,

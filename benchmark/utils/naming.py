@@ -29,7 +29,7 @@ def variant_dirname(model: str, init: str) -> str:
     return safe_component(model) + ("__scratch" if init == "scratch" else "")
 
 
-def architecture_name(checkpoint: str, revision: str | None = None) -> str:
+def architecture_name(checkpoint: str, revision: str | None = None, dtype: str | None = None) -> str:
     """The name of a checkpoint's architecture from random weights (its scratch twin), from the checkpoint alone,
     so every model of one checkpoint shares it whatever its id, its pretraining stage or the suite's other models:
 
@@ -38,7 +38,8 @@ def architecture_name(checkpoint: str, revision: str | None = None) -> str:
     - a hub id ``org/name``: ``org--name``, as the Hub's cache names it;
     - any other local folder: its name and a short hash of its path, since two folders may share a name.
 
-    A pinned revision is appended (``-<revision>``).
+    A pinned revision and a non-default dtype are appended (``-<revision>``, ``-<dtype>``): weights in another
+    dtype are another twin.
     """
     text = str(checkpoint).replace("\\", "/").rstrip("/")
     name = text.rsplit("/", 1)[-1]
@@ -46,8 +47,8 @@ def architecture_name(checkpoint: str, revision: str | None = None) -> str:
         name = f"{name}-{zlib.crc32(text.encode('utf-8')):08x}"
     elif "/" in text and not text.startswith(ASSETS_PREFIX):
         name = text.replace("/", "--")
-    base = safe_component(name)
-    return f"{base}-{safe_component(revision)}" if revision else base
+    parts = [safe_component(name), *(safe_component(part) for part in (revision, dtype) if part)]
+    return "-".join(parts)
 
 
 def variant_label(model: str, init: str) -> str:

@@ -88,3 +88,10 @@ def test_a_scratch_twin_is_planned_once_per_architecture_wherever_it_is_selected
     ]
     only_derived = [group.name for group in plan_groups(suite, Selection(models=["derived"]))]
     assert only_derived == ["derived/t/finetune", "resnet10t__scratch/t/finetune"]
+
+
+def test_weights_in_another_dtype_are_another_scratch_twin():
+    base = ModelSpec(id="base", library="timm", checkpoint="resnet10t", modality="vision")
+    half = base.model_copy(update={"id": "half", "dtype": "bfloat16"})
+    assert (base.scratch_twin().id, half.scratch_twin().id) == ("resnet10t", "resnet10t-bfloat16")
+    assert half.scratch_twin().dtype == "bfloat16"
