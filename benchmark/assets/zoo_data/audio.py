@@ -184,30 +184,26 @@ def _english_number(rng: np.random.Generator) -> str:
     return str(int(rng.integers(1000, 10_000)))
 
 
-def speech_rate_pools(rng: np.random.Generator) -> Pools:
+def _voice_setting_pools(rng: np.random.Generator, settings: dict[str, tuple[int, int]], keyword: str) -> Pools:
+    """One pool per range of an espeak-ng setting (`speed` or `pitch`): English numbers in English voices."""
     variants = _all_variants()
     return {
-        rate: espeak_stream(
-            lambda r, s=speed, name=rate: _clip(
-                r, name, _english_number(r), _pick(r, ENGLISH_VOICES), _pick(r, variants), speed=s
+        name: espeak_stream(
+            lambda r, value=value, name=name: _clip(
+                r, name, _english_number(r), _pick(r, ENGLISH_VOICES), _pick(r, variants), **{keyword: value}
             ),
             rng,
         )
-        for rate, speed in SPEEDS.items()
+        for name, value in settings.items()
     }
+
+
+def speech_rate_pools(rng: np.random.Generator) -> Pools:
+    return _voice_setting_pools(rng, SPEEDS, "speed")
 
 
 def pitch_pools(rng: np.random.Generator) -> Pools:
-    variants = _all_variants()
-    return {
-        level: espeak_stream(
-            lambda r, p=pitch, name=level: _clip(
-                r, name, _english_number(r), _pick(r, ENGLISH_VOICES), _pick(r, variants), pitch=p
-            ),
-            rng,
-        )
-        for level, pitch in PITCHES.items()
-    }
+    return _voice_setting_pools(rng, PITCHES, "pitch")
 
 
 def read_clip(path: Path) -> np.ndarray | None:
