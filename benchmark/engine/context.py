@@ -122,14 +122,7 @@ class RunContext:
         self, task: TaskSpec, model: ModelSpec, init: Init, seed: int, loaded: LoadedModel, data: TaskData
     ) -> tuple[FrozenFeatures, int]:
         """Frozen features of every split of `data` (already `for_model`) in `loaded`, through the cache."""
-        identity = {
-            "checkpoint": loaded.checkpoint,
-            "revision": loaded.revision,
-            "init": init,
-            "init_seed": seed if init == "scratch" else None,
-            "dataset": task.dataset.model_dump(),
-            "preprocessing": task.preprocessing.model_dump(),
-        }
+        identity = feature_identity(task, init, seed, loaded)
         collate = make_collator(task, loaded.processor)
         description = f"features {model.id} {task.task}"
         return frozen_features(
@@ -159,6 +152,19 @@ class RunContext:
                 self.accelerator.device,
             )
         return dict(self.complexity_cache[key])
+
+
+def feature_identity(task: TaskSpec, init: Init, seed: int, loaded: LoadedModel) -> dict:
+    """What determines a split's frozen features besides its examples: the cache key's parts, shared by the
+    suite's probes and `recommend` so that each reuses the other's features."""
+    return {
+        "checkpoint": loaded.checkpoint,
+        "revision": loaded.revision,
+        "init": init,
+        "init_seed": seed if init == "scratch" else None,
+        "dataset": task.dataset.model_dump(),
+        "preprocessing": task.preprocessing.model_dump(),
+    }
 
 
 def for_model(data: TaskData, task: TaskSpec, loaded: LoadedModel) -> TaskData:

@@ -154,13 +154,14 @@ def recommend(
     from benchmark.recommend.signals import load_train_and_validation, shelf_signals
 
     say = (lambda text: print(text, file=sys.stderr)) if verbose else (lambda text: None)
-    shelf = shelf_signals(shelf_models, task_spec, context, progress=lambda m: say(f"recommend: signals of {m}"))
+    data = load_train_and_validation(task_spec, context)
+    shelf = shelf_signals(shelf_models, task_spec, data, context, progress=lambda m: say(f"recommend: signals of {m}"))
     scored = [set(s.signals) for s in shelf if s.skipped is None]
     available = set.intersection(*scored) if scored else set()
     zoo = _zoo_targets(zoo_results)
     calibration, scorer = calibrate(zoo, task_spec.modality, available)
     frame = ranked_frame(shelf, scorer)
-    train_examples = len(load_train_and_validation(task_spec, context).train)
+    train_examples = len(data.train)
     frame.attrs.update(
         task=task_spec.task,
         method=calibration.method,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from benchmark.data.loading import LABEL, TaskData, cap_task_data, load_encoded
-from benchmark.engine.context import FEATURE_BATCH_SIZE, RunContext, for_model
+from benchmark.engine.context import FEATURE_BATCH_SIZE, RunContext, feature_identity, for_model
 from benchmark.engine.features import FeatureCache, SplitFeatures, cached_split, extract_split, feature_cache_key
 from benchmark.engine.probe_heads import ProbeSettings, train_heads
 from benchmark.engine.search import expand_grid, resolve_grid
@@ -92,14 +92,7 @@ def _features(context: RunContext, task: TaskSpec, loaded, data: TaskData, split
     """One split's frozen features through the run's cache (the same key a suite's probe would use)."""
     from benchmark.data.collate import make_collator
 
-    identity = {
-        "checkpoint": loaded.checkpoint,
-        "revision": loaded.revision,
-        "init": "pretrained",
-        "init_seed": None,
-        "dataset": task.dataset.model_dump(),
-        "preprocessing": task.preprocessing.model_dump(),
-    }
+    identity = feature_identity(task, "pretrained", SEED, loaded)
     key = feature_cache_key(**identity, split=split, fingerprint=data.split_fingerprint(split))
     dataset, collate = data.split(split), make_collator(task, loaded.processor)
     features, _ = cached_split(
@@ -138,10 +131,10 @@ def _probe_score(
 
 
 def shelf_signals(
-    models: list[ModelSpec], task: TaskSpec, context: RunContext, progress=None
+    models: list[ModelSpec], task: TaskSpec, data: TaskData, context: RunContext, progress=None
 ) -> list[CheckpointSignals]:
-    """Signals of every checkpoint; one that cannot be built is reported as skipped, with the reason."""
-    data = load_train_and_validation(task, context)
+    """Signals of every checkpoint on `data` (from `load_train_and_validation`, loaded once for the shelf); one
+    that cannot be built is reported as skipped, with the reason."""
     found = []
     for model in models:
         if progress is not None:
