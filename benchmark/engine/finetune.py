@@ -156,8 +156,6 @@ class FinetuneSearch:
         collected: dict = {}
 
         def attempt(batch_size: int) -> TrainOutcome:
-            # Accelerate checkpoints every object it has prepared; each run starts with none registered.
-            self.context.accelerator.free_memory()
             if tried and tried[-1] != batch_size:  # a retry after running out of memory: start this run over
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)
                 self.rung_states.discard(checkpoint_dir)

@@ -163,6 +163,9 @@ def train_and_evaluate(
     With `config.checkpoint_dir` set, the run resumes from the checkpoint found there and saves new ones at
     evaluation points (at most every `checkpoint_interval_s` of training) and when a stop is requested.
     """
+    # Accelerate checkpoints every object it has prepared: each run starts with none registered, or a checkpoint
+    # would hold earlier runs' models and could not be loaded into this run's alone.
+    accelerator.free_memory()
     sampler = EpochSeededSampler(len(train_data), config.seed)
     loader_options = {"collate_fn": collate_fn, "num_workers": config.num_workers, "pin_memory": _pin(accelerator)}
     # Each loader iterator draws a seed from its generator; with their own generators they leave torch's global

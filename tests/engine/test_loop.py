@@ -138,3 +138,18 @@ def test_optimizer_is_fused_adamw_on_cpu_and_takes_the_same_step():
         weight.grad = torch.ones_like(weight)
         optimizer.step()
     torch.testing.assert_close(weights[0], weights[1])
+
+
+def test_a_run_after_another_on_one_accelerator_resumes_from_its_checkpoint_in_a_fresh_process(tmp_path):
+    """A pretraining stage after another one (other label count) was stopped; a new process resumes it."""
+    accelerator, data = Accelerator(), blobs(96, 0, classes=4)
+    config = dict(epochs=2, batch_size=16, learning_rate=0.05, evals_per_epoch=2, checkpoint_dir=None)
+    scoring = (metric_fn(["accuracy"]), "accuracy")
+    train_and_evaluate(
+        accelerator, LinearHead(8, 3), blobs(96, 0), blobs(31, 1), batch_as_is, TrainConfig(**config), *scoring
+    )
+    stopped = TrainConfig(**{**config, "checkpoint_dir": tmp_path / "ckpt"}, stop_at_step=5)
+    train_and_evaluate(accelerator, LinearHead(8, 4), data, data, batch_as_is, stopped, *scoring)
+    resumed = TrainConfig(**{**config, "checkpoint_dir": tmp_path / "ckpt"})
+    outcome = train_and_evaluate(Accelerator(), LinearHead(8, 4), data, data, batch_as_is, resumed, *scoring)
+    assert outcome.finished and outcome.optimizer_steps == 12 and outcome.curve[0]["step"] <= 5
