@@ -275,7 +275,7 @@ def selection_problems(registry, args: argparse.Namespace) -> list[str]:
 def _deep_validate(registry, args: argparse.Namespace, found: list[str]) -> int:
     """`--validate --deep`: every dataset and checkpoint of the selection resolved; exit 2 on any mismatch, with
     the problems `--validate` `found` already (refused code, references) reported in the same list."""
-    from benchmark.specs.deep_check import deep_check
+    from benchmark.checks.deep_check import deep_check
 
     try:
         report = deep_check(registry, args.assets_dir, args.suite, args.tasks, args.models)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.checks.deep_check import deep_check
 from benchmark.run import main
-from benchmark.specs.deep_check import deep_check
 from benchmark.specs.registry import load_registry
 
 

@@ -32,18 +32,17 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.data.loading import expand_assets
-from benchmark.specs.deep_checkpoints import (
+from benchmark.checks.checkpoint_check import (
     inspect_timm_checkpoint,
     inspect_transformers_checkpoint,
 )
-from benchmark.specs.deep_datasets import (
+from benchmark.checks.dataset_check import (
     column_problems,
     describe_dataset,
     inspect_dataset,
     split_problems,
 )
-from benchmark.specs.deep_facts import (
+from benchmark.checks.facts import (
     LOAD_ARGUMENTS,
     CheckpointFacts,
     DatasetFacts,
@@ -51,6 +50,7 @@ from benchmark.specs.deep_facts import (
     FieldProblems,
     Progress,
 )
+from benchmark.data.loading import expand_assets
 from benchmark.specs.registry import Registry, SpecError
 from benchmark.specs.schema import DatasetSpec, ModelSpec, TaskSpec
 

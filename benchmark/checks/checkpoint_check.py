@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark.specs.deep_facts import (
+from benchmark.checks.facts import (
     LOCAL_PREFIXES,
     TIMM_WEIGHT_PATTERNS,
     WEIGHT_FILES,

@@ -1,4 +1,4 @@
-"""Tests for `--validate --deep` (benchmark.specs.deep_check), offline on folders the tests build.
+"""Tests for `--validate --deep` (benchmark.checks.deep_check), offline on folders the tests build.
 
 Datasets: local imagefolder/audiofolder/csv folders and a folder laid out like a Hub dataset repository (a
 README with `configs:` front matter over parquet files), loaded by path. Checkpoints: timm registry names, tiny
@@ -17,8 +17,8 @@ import pytest
 import torch
 from transformers import BertTokenizerFast, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
+from benchmark.checks.deep_check import deep_check
 from benchmark.run import main
-from benchmark.specs.deep_check import deep_check
 from benchmark.specs.registry import SpecError, load_registry
 from testkit.fixtures import make_audio_folder, make_bert_checkpoint, make_text_csv
 

@@ -8,9 +8,7 @@ from typing import Any
 
 import datasets
 
-from benchmark.data.labels import class_problems, is_missing, missing_label_problem, unknown_label_problem
-from benchmark.data.loading import expand_assets
-from benchmark.specs.deep_facts import (
+from benchmark.checks.facts import (
     LOAD_ARGUMENTS,
     SPLIT_FIELDS,
     TEXT_DTYPES,
@@ -18,6 +16,8 @@ from benchmark.specs.deep_facts import (
     FieldProblem,
     _one_line,
 )
+from benchmark.data.labels import class_problems, is_missing, missing_label_problem, unknown_label_problem
+from benchmark.data.loading import expand_assets
 from benchmark.specs.schema import DatasetSpec
 from benchmark.utils.naming import suggest
 
