@@ -88,9 +88,10 @@ def _check(pairs_per_target: Sequence[int]) -> None:
 def suite_power(suite_name: str, alpha: float = 0.05, power: float = 0.8) -> list[tuple[str, int, int, float, float]]:
     """Per modality of a suite: (modality, targets, pairs per target, simulated and Fisher-z detectable rho).
 
-    A pair is a target and a checkpoint the suite pretrains on a source task; sources whose id starts with
-    `ctl_` (the shuffled-label controls) are left out, as they are of the correlation.
+    A pair is a target and a checkpoint the suite pretrains on a source task; negative controls
+    (`source_similarity.is_control`) are left out, as they are of the correlation.
     """
+    from benchmark.estimators.source_similarity import is_control
     from benchmark.specs.registry import load_registry
     from benchmark.utils.paths import DEFAULT_TASKS_DIR
 
@@ -99,7 +100,7 @@ def suite_power(suite_name: str, alpha: float = 0.05, power: float = 0.8) -> lis
     rows = []
     for modality in sorted({m.modality for m in suite.spec.models if m.pretrain is not None}):
         pairs = sum(
-            m.modality == modality and m.pretrain is not None and not m.pretrain.task.startswith("ctl_")
+            m.modality == modality and m.pretrain is not None and not is_control(m.pretrain.task)
             for m in suite.spec.models
         )
         targets = sum(registry.tasks[t].modality == modality for t in suite.spec.tasks)

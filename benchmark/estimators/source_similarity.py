@@ -39,6 +39,7 @@ from benchmark.estimators.rank_agreement import percentile_interval
 from benchmark.estimators.resampling import ALPHA, WELCH, Difference
 
 MIN_PAIRS = 3  # below this a rank correlation is a coin flip
+CONTROL_PREFIX = "ctl_"  # a source task named so is a negative control (e.g. shuffled labels), not a transfer source
 MAX_EXACT_ORDERINGS = 40_320  # 8! orderings: exact up to 8 pooled pairs, a few milliseconds
 MONTE_CARLO_PERMUTATIONS = 10_000  # p-value resolution 1/10,001
 TIE_TOLERANCE = 1e-12  # a permuted statistic this close to the observed one counts as reaching it
@@ -181,6 +182,28 @@ def within_target_correlation(similarity, gain, targets: Sequence[str], gain_rep
         mean, n, p_greater, p_two_sided, exact, orderings, smallest, _noise(statistic, gain_replicates)
     )
     return WithinTarget(correlation, per_target, sizes, used)
+
+
+def is_control(source: str | None) -> bool:
+    """Whether a source task is a negative control (its id starts with `CONTROL_PREFIX`): what such a checkpoint
+    gains measures what pretraining buys without the source's labels, so it stays out of every correlation."""
+    return source is not None and source.startswith(CONTROL_PREFIX)
+
+
+def leave_one_target_out(similarity, gain, targets: Sequence[str], seed: int = 0) -> dict[str, Correlation]:
+    """The within-target mean rho with each target left out in turn, ``{left-out target: Correlation}``, over the
+    targets that enter the full mean (permutation p-values each; no noise intervals). A finding that one target
+    carries changes sign or loses its p here."""
+    x, y = np.asarray(similarity, dtype=float), np.asarray(gain, dtype=float)
+    labels = np.asarray(list(targets), dtype=object)
+    used = within_target_correlation(x, y, labels, seed=seed).used
+    if len(used) < 2:
+        return {}
+    found = {}
+    for index, target in enumerate(used):
+        keep = labels != target
+        found[target] = within_target_correlation(x[keep], y[keep], labels[keep], seed=seed + 1 + index).correlation
+    return found
 
 
 def _stratified_null(x: np.ndarray, y: np.ndarray, strata: list[np.ndarray], seed: int):

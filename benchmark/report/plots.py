@@ -93,8 +93,9 @@ def similarity_vs_gain(results: list[CellResult], similarities: list[SimilarityR
     """Per (suite, modality) with `MIN_PAIRS` or more (checkpoint, target) pairs with a declared source and finished
     fine-tunes (`benchmark.report.similarity_reuse`), one panel per distance method: x = source-to-target distance,
     y = gain over the scratch twin (mean over seeds, bars ± the seed std of one seed's gain), one colour per target,
-    each target's split-half distance as a dotted vertical line of its colour (points left of it: source
-    indistinguishable from the target). `similarity_vs_gain_<suite>_<modality>.png`."""
+    negative controls as hollow squares (outside the ρ in the title), each target's split-half distance as a
+    dotted vertical line of its colour (points left of it: source indistinguishable from the target).
+    `similarity_vs_gain_<suite>_<modality>.png`."""
     paths = []
     for sim in sorted(similarities, key=lambda s: (s.suite, s.modality)):
         if not sim.source_to_target:
@@ -117,8 +118,22 @@ def _similarity_gain_figure(sim: SimilarityResult, pairs: list[ReusePair]) -> Fi
         for index, target in enumerate(targets):
             mine = [p for p in pairs if p.target == target and method in p.distances]
             colour = f"C{index % 10}"
-            xs, ys = [p.distances[method] for p in mine], [p.gain for p in mine]
-            axes.errorbar(xs, ys, yerr=[p.gain_std for p in mine], fmt="o", color=colour, label=target, ms=4, capsize=2)
+            for control, marker in ((False, "o"), (True, "s")):
+                shown = [p for p in mine if p.control == control]
+                xs, ys = [p.distances[method] for p in shown], [p.gain for p in shown]
+                style = {"mfc": "none"} if control else {}
+                label = None if control else target
+                axes.errorbar(
+                    xs,
+                    ys,
+                    yerr=[p.gain_std for p in shown],
+                    fmt=marker,
+                    color=colour,
+                    label=label,
+                    ms=4,
+                    capsize=2,
+                    **style,
+                )
             floor = mine[0].floors.get(method) if mine else None
             if floor is not None:
                 axes.axvline(floor, color=colour, linestyle=":", linewidth=1)
@@ -133,7 +148,10 @@ def _similarity_gain_figure(sim: SimilarityResult, pairs: list[ReusePair]) -> Fi
         axes.axhline(0.0, color="grey", linewidth=0.8)
         axes.set_xlabel(f"{method} distance, source to target\n(smaller = more similar)", fontsize=8)
         axes.set_ylabel("gain over scratch twin (fine-tune)", fontsize=8)
-        axes.set_title(f"{method}\n{_rho_text(pairs, method)}\ndotted: each target's split-half", fontsize=8)
+        axes.set_title(
+            f"{method}\n{_rho_text(pairs, method)}\ndotted: each target's split-half; hollow square: control",
+            fontsize=8,
+        )
         axes.tick_params(labelsize=FONT_SMALL)
     panels[0].legend(title="target", fontsize=FONT_SMALL, title_fontsize=FONT_SMALL)
     figure.suptitle(f"{sim.suite} · {sim.modality}: source similarity vs gain over scratch", fontsize=10)
@@ -142,7 +160,7 @@ def _similarity_gain_figure(sim: SimilarityResult, pairs: list[ReusePair]) -> Fi
 
 def _rho_text(pairs: list[ReusePair], method: str) -> str:
     """'ρ(similarity, gain): within-target mean 0.800, pooled 0.650' (the section gives their p-values)."""
-    measured = [p for p in pairs if method in p.distances]
+    measured = [p for p in pairs if method in p.distances and not p.control]
     pooled = spearman([-p.distances[method] for p in measured], [p.gain for p in measured])
     per_target = []
     for target in sorted({p.target for p in measured}):

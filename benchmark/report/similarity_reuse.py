@@ -26,17 +26,20 @@ from benchmark.estimators.source_similarity import (
     MONTE_CARLO_PERMUTATIONS,
     Correlation,
     WithinTarget,
+    is_control,
     pooled_correlation,
     welch_gain_difference,
     within_target_correlation,
 )
 from benchmark.estimators.task_distance import METHODS
+from benchmark.report import similarity_checks as checks
 from benchmark.report.sections import WITHIN_FLOOR, format_difference, format_p
 from benchmark.results.aggregate import (
     Group,
     GroupKey,
     ScoreReplicates,
     compare,
+    family_of,
     group_results,
     scratch_twin,
     stable_seed,
@@ -51,7 +54,8 @@ TITLE = "### Does task similarity predict reuse?"
 @dataclass(frozen=True)
 class ReusePair:
     """A checkpoint with a declared source, on one target: its finite source-to-target distance per method, the
-    target's split-half distance per method (None where not recorded), and its fine-tune and scratch-twin groups."""
+    target's split-half distance per method (None where not recorded), its fine-tune and scratch-twin groups,
+    and its family (`aggregate.family_of`: architecture and starting weights)."""
 
     model: str
     source: str | None
@@ -60,6 +64,12 @@ class ReusePair:
     floors: dict[str, float | None]
     pretrained: Group
     scratch: Group
+    family: str = ""
+
+    @property
+    def control(self) -> bool:
+        """A negative control (`source_similarity.is_control`): reported, never correlated."""
+        return is_control(self.source)
 
     @property
     def gain(self) -> float:
@@ -88,8 +98,8 @@ def reuse_pairs(groups: dict[GroupKey, Group], sim: SimilarityResult) -> list[Re
             pretrained = groups.get(key)
             twin = scratch_twin(groups, key) if pretrained is not None else None
             if distances and pretrained is not None and pretrained.mean is not None and twin and twin.mean is not None:
-                floors = _floors(sim, target)
-                pairs.append(ReusePair(model, sources.get(model), target, distances, floors, pretrained, twin))
+                floors, family = _floors(sim, target), family_of(pretrained.results[0])
+                pairs.append(ReusePair(model, sources.get(model), target, distances, floors, pretrained, twin, family))
     return sorted(pairs, key=lambda p: (p.target, p.model))
 
 
@@ -154,7 +164,7 @@ class MethodAnalysis:
     pairs: tuple[ReusePair, ...]
     pooled: Correlation
     within: WithinTarget
-    within_architecture: WithinTarget  # strata: a target and one scratch twin (an architecture and its init)
+    within_family: WithinTarget  # strata: a target and one family (an architecture and its starting weights)
 
     @property
     def leads_within(self) -> bool:
@@ -171,9 +181,10 @@ class MethodAnalysis:
 
 
 def analyse(pairs: list[ReusePair], method: str, replicated: dict | None = None, seed: int = 0) -> MethodAnalysis:
-    """Pooled and within-target Spearman rho between similarity (minus the distance) and gain over the pairs with a
-    `method` distance; intervals from ``replicated`` (`gain_replicates`) when given."""
-    mine = tuple(p for p in pairs if method in p.distances)
+    """Pooled, within-target and within-family Spearman rho between similarity (minus the distance) and gain over
+    the pairs with a `method` distance, negative controls left out; intervals from ``replicated``
+    (`gain_replicates`) when given."""
+    mine = tuple(p for p in pairs if method in p.distances and not p.control)
     similarity = [-p.distances[method] for p in mine]
     gains = [p.gain for p in mine]
     rows = None
@@ -181,10 +192,10 @@ def analyse(pairs: list[ReusePair], method: str, replicated: dict | None = None,
         rows = np.stack([replicated[p.model, p.target][0] for p in mine], axis=1)
     pooled = pooled_correlation(similarity, gains, rows, seed)
     within = within_target_correlation(similarity, gains, [p.target for p in mine], rows, seed + 1)
-    # Checkpoints that share a scratch twin share an architecture: within those, gains differ by source alone.
-    strata = [f"{p.target} × {p.scratch.key.model}" for p in mine]
-    within_architecture = within_target_correlation(similarity, gains, strata, rows, seed + 2)
-    return MethodAnalysis(method, mine, pooled, within, within_architecture)
+    # Within one family (architecture and starting weights) gains differ by what was trained on alone.
+    strata = [f"{p.target} × {p.family}" for p in mine]
+    within_family = within_target_correlation(similarity, gains, strata, rows, seed + 2)
+    return MethodAnalysis(method, mine, pooled, within, within_family)
 
 
 @dataclass(frozen=True)
@@ -266,14 +277,15 @@ def similarity_reuse_section(
     groups = group_results([r for r in results if r.suite == suite])
     mine = sorted((s for s in similarities if s.suite == suite), key=lambda s: s.modality)
     found = {sim.modality: (sim, reuse_pairs(groups, sim)) for sim in mine if sim.source_to_target}
-    if not any(len(pairs) >= MIN_PAIRS for _, pairs in found.values()):
+    if not any(len(_transfer(pairs)) >= MIN_PAIRS for _, pairs in found.values()):
         return []
     lines = [TITLE, "", _intro(), ""]
     for modality, (sim, pairs) in found.items():
         lines += [f"#### {modality}", ""]
-        if len(pairs) < MIN_PAIRS:
+        if len(_transfer(pairs)) < MIN_PAIRS:
             lines += [
-                f"Only {len(pairs)} pair(s) with a declared source and finished fine-tunes: needs {MIN_PAIRS}.",
+                f"Only {len(_transfer(pairs))} pair(s) with a declared source (not a control) and finished "
+                f"fine-tunes: needs {MIN_PAIRS}.",
                 "",
             ]
             lines += [f"- left out: {reason}" for reason in _unpaired(groups, sim, pairs)] + [""]
@@ -285,15 +297,26 @@ def similarity_reuse_section(
     return lines
 
 
+def _transfer(pairs: list[ReusePair]) -> list[ReusePair]:
+    return [p for p in pairs if not p.control]
+
+
 def _modality_lines(groups, sim: SimilarityResult, pairs: list[ReusePair], replicates) -> list[str]:
-    replicated = gain_replicates(pairs, replicates)
-    methods = distance_methods(pairs)
-    analyses = [analyse(pairs, method, replicated, stable_seed(sim.suite, sim.modality, method)) for method in methods]
-    choices = {method: target_choices(pairs, method, replicates) for method in methods}
+    transfer = _transfer(pairs)
+    replicated = gain_replicates(transfer, replicates)
+    methods = distance_methods(transfer)
+    analyses = [
+        analyse(transfer, method, replicated, stable_seed(sim.suite, sim.modality, method)) for method in methods
+    ]
+    choices = {method: target_choices(transfer, method, replicates) for method in methods}
     how = {method for _, method in replicated.values()}
     lines = [verdict(analyses, choices[methods[0]]), ""]
+    if power := checks.power_sentence(analyses[0]):
+        lines += [power, ""]
+    lines += checks.leave_one_out_lines(analyses[0], stable_seed(sim.suite, sim.modality, methods[0], "loto"))
     lines += _correlation_table(analyses, how)
     lines += _choice_table(analyses, choices)
+    lines += checks.control_lines(pairs, replicates)
     lines += _pair_table(pairs, methods, replicates)
     left_out = _unpaired(groups, sim, pairs)
     return lines + [f"- left out: {reason}" for reason in left_out] + ([""] if left_out else [])
@@ -310,9 +333,11 @@ def _intro() -> str:
         "averaged over targets; the *pooled* ρ over all pairs at once. The within-target mean leads: distances and "
         "gains have target-specific scales, and pooling can turn differences between targets into a correlation "
         "that no target shows among its own checkpoints; the pooled ρ leads only where no target has "
-        f"{MIN_PAIRS} checkpoints. *Within target and architecture* averages ρ over the checkpoints of one "
-        "target that share a scratch twin (one architecture and initialisation), so that a family of strong "
-        "checkpoints cannot make the correlation on its own; *Strata* counts the targets or groups averaged. "
+        f"{MIN_PAIRS} checkpoints. *Within target and family* averages ρ over the checkpoints of one "
+        "target that share a family (one architecture and the weights its training started from), so that a family "
+        "of strong checkpoints cannot make the correlation on its own; negative controls (source tasks named "
+        "`ctl_…`, e.g. shuffled labels) are reported apart and enter no correlation; *Strata* counts the targets or "
+        "groups averaged. "
         "p is a permutation p-value, one-sided for the hypothesis (similar sources gain "
         "more) and two-sided: gains permuted over all pairs (pooled) or within each target (within-target), every "
         f"ordering when there are at most {MAX_EXACT_ORDERINGS:,}, else {MONTE_CARLO_PERMUTATIONS:,} seeded random "
@@ -373,11 +398,11 @@ def verdict(analyses: list[MethodAnalysis], choices: list[TargetChoice]) -> str:
             " The pooled correlation without a within-target one may come from differences between the targets "
             "(their scales) rather than from which checkpoint each target should reuse."
         )
-    architecture = lead.within_architecture.correlation
-    if architecture.defined:
+    family = lead.within_family.correlation
+    if family.defined:
         text += (
-            f" Among checkpoints of one architecture (those sharing a scratch twin) on each target, averaged over "
-            f"{len(lead.within_architecture.used)} such group(s), {_statistic(architecture)}."
+            f" Among checkpoints of one family (architecture and starting weights) on each target, averaged over "
+            f"{len(lead.within_family.used)} such group(s), {_statistic(family)}."
         )
     text += _choice_sentence(choices)
     floor = sum(p.within_floor(lead.method) for p in lead.pairs)
@@ -429,9 +454,7 @@ def _correlation_table(analyses: list[MethodAnalysis], how: set[str]) -> list[st
         rows = [("within-target mean", a.within.correlation, len(a.within.used)), ("pooled", a.pooled, None)]
         if not a.leads_within:
             rows.reverse()
-        rows.append(
-            ("within target and architecture", a.within_architecture.correlation, len(a.within_architecture.used))
-        )
+        rows.append(("within target and family", a.within_family.correlation, len(a.within_family.used)))
         for index, (name, c, used) in enumerate(rows):
             targets = used if used is not None else len({p.target for p in a.pairs})
             label = f"**{name}** (leads)" if index == 0 else name
@@ -494,7 +517,8 @@ def _pair_table(pairs: list[ReusePair], methods: list[str], replicates) -> list[
         distances = [_distance(p.distances.get(m), p.floors.get(m)) for m in methods]
         seeds = f"{len(p.pretrained.scores)} / {len(p.scratch.scores)}"
         gain = format_difference(compare(p.pretrained, p.scratch, replicates))
-        cells = [f"`{p.model}`", p.source or "—", p.target, *distances, f"{p.gain:+.4f} ± {p.gain_std:.4f}", seeds]
+        source = f"{p.source} (control)" if p.control else p.source or "—"
+        cells = [f"`{p.model}`", source, p.target, *distances, f"{p.gain:+.4f} ± {p.gain_std:.4f}", seeds]
         lines.append("| " + " | ".join([*cells, gain]) + " |")
     return lines + [""]
 

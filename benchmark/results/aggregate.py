@@ -214,6 +214,21 @@ def architecture_of(result: CellResult) -> str:
     return result.model
 
 
+def family_of(result: CellResult) -> str:
+    """The family of a result's checkpoint: its architecture and the weights its own training started from
+    (random weights, the base checkpoint it continued from, or published weights). Checkpoints of one family
+    differ only in what they were trained on, which is what a similarity-predicts-reuse test must compare."""
+    spec = result.specs.get("model") or {}
+    pretrain = spec.get("pretrain") or {}
+    if not pretrain:
+        start = "published weights"
+    elif pretrain.get("init") == "scratch":
+        start = "random weights"
+    else:
+        start = f"{architecture_of(result)}'s weights"
+    return f"{architecture_of(result)} from {start}"
+
+
 def scratch_twin(groups: dict[GroupKey, Group], key: GroupKey) -> Group | None:
     """The from-scratch group of a pretrained one (same task and protocol): its architecture's, shared by every
     checkpoint of that architecture."""

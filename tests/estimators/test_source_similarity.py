@@ -129,3 +129,18 @@ def test_welch_gain_difference_reduces_to_welch_when_scratch_does_not_vary():
     assert welch_gain_difference(a, [0.5], b, [0.4, 0.4]).separable is None
     noisy = welch_gain_difference(a, [0.3, 0.6, 0.45], b, [0.4, 0.41, 0.39])
     assert noisy.high - noisy.low > two.high - two.low
+
+
+def test_controls_are_sources_named_with_the_control_prefix():
+    assert ss.is_control("ctl_printed_digits_shuffled") and not ss.is_control("src_printed_digits")
+    assert not ss.is_control(None)
+
+
+def test_leaving_one_target_out_recomputes_the_mean_of_the_others():
+    similarity = np.tile([1.0, 2.0, 3.0, 4.0], 3)
+    gain = np.concatenate([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0]])
+    targets = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    found = ss.leave_one_target_out(similarity, gain, targets)
+    assert {t: round(c.rho, 6) for t, c in found.items()} == {"a": 0.0, "b": 1.0, "c": 0.0}
+    assert found["b"].n == 8 and found["b"].exact and found["b"].p_greater == pytest.approx(1 / 24**2)
+    assert ss.leave_one_target_out(similarity[:4], gain[:4], targets[:4]) == {}

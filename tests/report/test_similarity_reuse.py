@@ -191,15 +191,15 @@ def test_a_shared_scratch_twin_is_followed_and_compared_as_fine_tunes():
     assert difference.estimate == pytest.approx(0.9 - (0.6 - 0.025)) and difference.separable is True
 
 
-def test_checkpoints_sharing_a_scratch_twin_are_also_correlated_among_themselves(monotone_section):
+def test_checkpoints_of_one_family_are_also_correlated_among_themselves(monotone_section):
     rows = {(r[0], r[1]): r for r in table_rows(monotone_section, "Distance")}
-    alone = rows["`class_gaussian_ot`", "within target and architecture"]
-    assert alone[2] == "n/a"  # every checkpoint has its own twin: no group of 3 of one architecture
+    alone = rows["`class_gaussian_ot`", "within target and family"]
+    assert alone[2] == "n/a"  # every checkpoint is its own architecture: no family of 3 on a target
     shared = _section(monotone(), twin_of={"m2": "m1", "m3": "m1", "m4": "m1"})
     rows = {(r[0], r[1]): r for r in table_rows(shared, "Distance")}
-    assert rows["`class_gaussian_ot`", "within target and architecture"][2:5] == ["1.000", "12", "3"]
+    assert rows["`class_gaussian_ot`", "within target and family"][2:5] == ["1.000", "12", "3"]
     verdict = next(line for line in shared if line.startswith("**"))
-    assert "Among checkpoints of one architecture (those sharing a scratch twin)" in verdict
+    assert "Among checkpoints of one family (architecture and starting weights)" in verdict
 
 
 def test_no_declared_sources_means_no_section():
@@ -227,3 +227,69 @@ def test_the_scatter_is_drawn_only_with_enough_pairs(tmp_path):
     paths = similarity_vs_gain(results, [zoo_similarity()], tmp_path)
     assert [p.name for p in paths] == ["similarity_vs_gain_zoo_vision.png"] and paths[0].stat().st_size > 0
     assert similarity_vs_gain(results, [zoo_similarity(with_sources=False)], tmp_path / "none") == []
+
+
+def test_one_architecture_from_two_starting_weights_is_two_families():
+    twin_of = {"m2": "m1", "m3": "m1", "m4": "m1"}
+    results = zoo_results(monotone(), twin_of)
+    for r in results:  # m1 and m2 continued from random weights, m3 and m4 from the published checkpoint
+        init = "scratch" if r.model in ("m1", "m2") else "pretrained"
+        r.specs["model"] = {**r.specs["model"], "pretrain": {"task": SOURCES[r.model], "init": init}}
+    pairs = sr.reuse_pairs(group_results(results), zoo_similarity())
+    families = {p.model: p.family for p in pairs}
+    assert families["m1"] == families["m2"] == "m1 from random weights"
+    assert families["m3"] == families["m4"] == "m1 from m1's weights"
+    within = sr.analyse(pairs, "class_gaussian_ot").within_family
+    assert within.used == () and set(within.sizes.values()) == {2}  # pairs of two: no rank correlation
+
+
+def test_a_negative_control_is_reported_apart_and_enters_no_correlation():
+    gains = monotone()
+    for target in TARGETS:  # the control gains most everywhere: in the correlation it would break the monotone rho
+        gains[target]["m5"] = 0.9
+    sources = {**SOURCES, "m5": "ctl_s_one_shuffled"}
+    distance = {t: {**row, "m5": DISTANCE[t]["m4"] + 0.05} for t, row in DISTANCE.items()}
+    results = zoo_results(gains) + [
+        _cell("m5", init, t, seed, round(SCRATCH + (gains[t]["m5"] if init == "pretrained" else 0) + up, 6), {})
+        for t in TARGETS
+        for seed, up in enumerate(PRETRAINED_SEEDS)
+        for init in ("pretrained", "scratch")
+    ]
+    sim = zoo_similarity().model_copy(
+        update={
+            "source_tasks": sources,
+            "source_to_target": {
+                m: {t: {"class_gaussian_ot": distance[t][m]} for t in TARGETS} for m in (*MODELS, "m5")
+            },
+        }
+    )
+    lines = sr.similarity_reuse_section(results, SUITE, [sim], n_boot=200)
+    verdict = next(line for line in lines if line.startswith("**"))
+    assert "(12 pairs)" in verdict and "ρ = 1.000" in verdict
+    controls = table_rows(lines, "Control")
+    assert [(r[0], r[1], r[3], r[4]) for r in controls] == [("`m5`", t, "yes", "1 of 1") for t in TARGETS]
+    summary = next(line for line in lines if line.startswith("**Controls.**"))
+    assert "gained +0.9000 on average" in summary
+    pair_rows = [r for r in table_rows(lines, "Model") if r[0] == "`m5`"]
+    assert len(pair_rows) == 3 and pair_rows[0][1] == "ctl_s_one_shuffled (control)"
+
+
+def test_power_and_leave_one_target_out_stand_beside_the_verdict(monotone_section):
+    from benchmark.estimators.power import min_detectable_rho_simulated
+
+    power = next(line for line in monotone_section if line.startswith("**Power.**"))
+    assert "3 target(s) of 4 pairs" in power
+    assert f"is {min_detectable_rho_simulated([4, 4, 4]):.2f} (simulated" in power
+    loo = next(line for line in monotone_section if line.startswith("**Leave one target out**"))
+    assert "between 1.000 and 1.000 (keeps its sign)" in loo
+    rows = table_rows(monotone_section, "Target left out")
+    assert [r[0] for r in rows] == list(TARGETS) and {r[1] for r in rows} == {"1.000"}
+    assert {(r[2], r[3]) for r in rows} == {("2", "8")}
+
+
+def test_a_finding_one_target_carries_is_shown_leaving_it_out():
+    gains = independent()
+    gains["t2"] = monotone()["t2"]  # only t2 orders its gains by similarity
+    lines = _section(gains)
+    rows = {r[0]: r for r in table_rows(lines, "Target left out")}
+    assert rows["t2"][1] == "0.000" and float(rows["t1"][1]) == pytest.approx(0.5)
