@@ -15,10 +15,9 @@ import numpy as np
 import timm.data
 import torch
 
-from benchmark.data.loading import LABEL
+from benchmark.data.batch import LABEL, Batch
+from benchmark.data.batch import model_inputs as model_inputs  # re-exported: callers import it from here
 from benchmark.specs.schema import TaskSpec
-
-Batch = dict[str, torch.Tensor]
 
 
 class VisionCollator:
@@ -100,11 +99,6 @@ def vision_transform(data_config: dict, image_size: int | None):
     if image_size:
         config["input_size"] = (config["input_size"][0], image_size, image_size)
     return timm.data.create_transform(**config, is_training=False)
-
-
-def model_inputs(batch: Batch) -> Batch:
-    """The batch without its labels: what the model's forward takes."""
-    return {key: value for key, value in batch.items() if key != LABEL}
 
 
 def _labels(rows: list[dict[str, Any]]) -> torch.Tensor:

@@ -33,12 +33,12 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from benchmark.data.batch import LABEL
 from benchmark.data.labels import class_problems, missing_label_problem, unknown_label_problem
 from benchmark.specs.schema import DatasetSpec, TaskSpec
 from benchmark.utils.naming import suggest
 
 ASSETS_PLACEHOLDER = "{assets}"
-LABEL = "labels"
 FIXED_SUBSET_SEED = 0  # validation and test subsets are the same for every seed
 MIN_VALIDATION_PER_CLASS = 2
 SPLITS = ("train", "validation", "test")

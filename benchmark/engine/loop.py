@@ -32,8 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from benchmark.data.collate import model_inputs
-from benchmark.data.loading import LABEL
+from benchmark.data.batch import LABEL, model_inputs
 from benchmark.engine.interruption import StopFlag, load_checkpoint, save_checkpoint
 from benchmark.engine.rung_states import RungStates
 

@@ -11,7 +11,7 @@
 - `scratch` builds the same architecture from its config with random weights (seeded), so reuse is measured as
   gain over an identical network trained under the identical budget.
 
-Every model is wrapped so the loop sees one interface: `forward(inputs) -> logits` and
+Every model is wrapped (`benchmark.models.wrappers`) so the loop sees one interface: `forward(inputs) -> logits` and
 `features(inputs) -> pooled embedding` (what a linear probe and the transferability estimators read).
 """
 
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from benchmark.data.loading import expand_assets
+from benchmark.models.wrappers import HFTransferModel, TimmTransferModel, TransferModel
 from benchmark.specs.schema import Init, ModelSpec
 
 WHISPER_MODEL_TYPE = "whisper"
@@ -48,68 +49,6 @@ class LoadedModel:
     processor: Any
     checkpoint: str
     revision: str | None
-
-
-class TransferModel(nn.Module):
-    """One interface over timm and transformers classifiers.
-
-    `source_classifier` is the checkpoint's own head over its source classes (for LEEP/NCE), or None.
-    """
-
-    def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
-
-    def is_convolutional(self) -> bool:
-        return any(isinstance(m, nn.Conv2d) for m in self.modules())
-
-    def matching(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Floating-point inputs in the weights' dtype (a model loaded in bfloat16 reads bfloat16 pixels or
-        waveforms; token ids and masks stay as they are)."""
-        dtype = next(self.parameters()).dtype
-        return {
-            name: value.to(dtype) if value.is_floating_point() and value.dtype != dtype else value
-            for name, value in inputs.items()
-        }
-
-
-class TimmTransferModel(TransferModel):
-    """A timm classifier; `features` are the pre-logits its head reads."""
-
-    def __init__(self, network: nn.Module, source_classifier: nn.Module | None):
-        super().__init__()
-        self.network = network
-        self.source_classifier = source_classifier
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.network(self.matching(inputs)["pixel_values"])
-
-    def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        feature_map = self.network.forward_features(self.matching(inputs)["pixel_values"])
-        return self.network.forward_head(feature_map, pre_logits=True)
-
-
-class HFTransferModel(TransferModel):
-    """A transformers `...ForSequenceClassification` / `...ForAudioClassification` model.
-
-    `features` are the last hidden states mean-pooled over real tokens (audio frames are all real: clips have a
-    fixed length), the usual embedding for sentence encoders and speech encoders alike.
-    """
-
-    def __init__(self, network: nn.Module):
-        super().__init__()
-        self.network = network
-        self.source_classifier = None
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.network(**self.matching(inputs)).logits
-
-    def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        hidden = self.network(**self.matching(inputs), output_hidden_states=True).hidden_states[-1]
-        mask = inputs.get("attention_mask")
-        if mask is None or mask.shape[1] != hidden.shape[1]:
-            return hidden.mean(dim=1)
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 def build_model(
