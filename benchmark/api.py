@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import pandas
 
 EXIT_CELLS_FAILED = 1
-NAMED_ARGUMENTS = {"suite", "tasks", "models", "model", "output_dir"}  # evaluate's own arguments, not overrides
+# evaluate's own arguments, not overrides
+NAMED_ARGUMENTS = {"suite", "tasks", "models", "model", "output_dir", "log_samples"}
 
 
 class EvaluationError(RuntimeError):
@@ -45,17 +46,21 @@ def evaluate(
     models: Iterable[str] | None = None,
     add_models: Iterable[str] = (),
     output_dir: str | Path = "results",
+    log_samples: bool = False,
     overrides: Mapping[str, Any] | None = None,
 ) -> pandas.DataFrame:
     """Run (or reuse) every cell of `suite`, narrowed to `tasks` and `models` (ids) and joined by `add_models`
     (`--model` values: `timm:NAME`, `hf:ID[@REVISION]`, a folder), into `output_dir`; return the suite's results
-    table as a pandas DataFrame.
+    table as a pandas DataFrame. `log_samples` writes each cell's per-example test predictions to its own file
+    (`--log-samples`: `benchmark.results.samples`).
 
     `overrides` holds any other option of `transfer-bench run` under its Python name (`max_steps=8`,
     `tasks_dir=...`, `no_scratch=True`, `seeds=[0, 1]`); an unknown name is an error naming the nearest one.
     Failed cells are rows with status `failed` (and a warning); a run that cannot start raises `EvaluationError`.
     """
-    argv = command_line(suite, tasks=tasks, models=models, add_models=add_models, output_dir=output_dir)
+    argv = command_line(
+        suite, tasks=tasks, models=models, add_models=add_models, output_dir=output_dir, log_samples=log_samples
+    )
     argv += override_arguments(overrides or {})
     from benchmark.run import main
 
@@ -79,9 +84,10 @@ def command_line(
     models: Iterable[str] | None = None,
     add_models: Iterable[str] = (),
     output_dir: str | Path = "results",
+    log_samples: bool = False,
 ) -> list[str]:
     """The `transfer-bench run` arguments of the named options."""
-    argv = ["--suite", suite, "--output-dir", str(output_dir)]
+    argv = ["--suite", suite, "--output-dir", str(output_dir), *(["--log-samples"] if log_samples else [])]
     if tasks is not None:
         argv += ["--tasks", _joined(tasks)]
     if models is not None:

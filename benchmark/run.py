@@ -146,6 +146,12 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     )
     behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
     behaviour.add_argument(
+        "--log-samples",
+        action="store_true",
+        help="write each cell's test predictions (example id, prediction, reference, label names, class "
+        "probabilities) to <protocol>-seed<k>.samples.jsonl beside its result file; finished cells without one rerun",
+    )
+    behaviour.add_argument(
         "--verbose",
         action="store_true",
         help="show the libraries' warnings (transformers' load reports of replaced heads); progress bars are drawn "

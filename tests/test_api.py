@@ -79,6 +79,7 @@ def test_options_become_the_command_line():
     assert command_line("demo", tasks=["a", "b"], models="m", add_models=["hf:x@v1"], output_dir="out") == [
         *("--suite", "demo", "--output-dir", "out", "--tasks", "a,b", "--models", "m", "--model", "hf:x@v1"),
     ]
+    assert command_line("demo", log_samples=True) == ["--suite", "demo", "--output-dir", "results", "--log-samples"]
     overrides = {"max_steps": 8, "seeds": [0, 1], "no_scratch": True, "compile": False, "epochs": None}
     assert override_arguments(overrides) == ["--max-steps", "8", "--seeds", "0,1", "--no-scratch"]
     assert override_arguments({"include_path": ["a", "b"]}) == ["--include-path", "a", "--include-path", "b"]
@@ -89,6 +90,8 @@ def test_unknown_or_misplaced_options_are_errors():
         override_arguments({"max_step": 8})
     with pytest.raises(ValueError, match=r"pass it as evaluate\(\.\.\., tasks=\.\.\.\)"):
         override_arguments({"tasks": ["a"]})
+    with pytest.raises(ValueError, match=r"pass it as evaluate\(\.\.\., log_samples=\.\.\.\)"):
+        override_arguments({"log_samples": True})
     with pytest.raises(ValueError, match="on or off"):
         override_arguments({"no_scratch": "yes"})
 

@@ -49,6 +49,7 @@ class RunContext:
     stop_flag: StopFlag | None = None
     work_dir: Path | None = None  # checkpoints and search states of unfinished groups
     checkpoint_interval_s: float = 60.0
+    log_samples: bool = False  # --log-samples: keep each test example's class probabilities for its sample file
     score_weights: dict = field(default_factory=dict)
     encoded_data: dict[str, TaskData] = field(default_factory=dict)
     complexity_cache: dict[tuple, dict] = field(default_factory=dict)

@@ -33,11 +33,12 @@ from benchmark.engine.oom import halving_batch_on_oom
 from benchmark.engine.plan import Cell, Group
 from benchmark.engine.records import CellOutcome, cell_result, group_specs
 from benchmark.engine.rung_states import RungStates, cpu_copy
+from benchmark.engine.sample_log import predict_with_probabilities, sample_log
 from benchmark.engine.search import NoiseRule, SearchState, expand_grid, grid_extension, halving_budgets, still_at_edge
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
 from benchmark.models.factory import LoadedModel
-from benchmark.results.schema import CellResult, SearchRecord
+from benchmark.results.schema import CellResult, SampleLog, SearchRecord
 from benchmark.utils.naming import safe_component
 
 STATE_FILE = "search.json"
@@ -222,7 +223,7 @@ class FinetuneSearch:
         loaded.network.load_state_dict(run.weights)
         network = accelerator.prepare_model(loaded.network, evaluation_mode=True)  # precision and device as trained
         (test,), collate = self.context.preprocessed.inputs([data.test], run.collate)
-        predicted, references = predict_split(accelerator, network, test, collate, 2 * tried[-1])
+        predicted, references, samples = self._predict_test(cell, network, test, collate, 2 * tried[-1])
         test_wall_s = time.perf_counter() - started
         outcome_record = CellOutcome(
             cell=cell,
@@ -232,6 +233,7 @@ class FinetuneSearch:
             curve=outcome.curve,
             predicted=predicted,
             references=references,
+            samples=samples,
             chance=chance_level(cell.task.metrics, data.train[LABEL], data.test[LABEL]),
             validation_chance=chance_level(cell.task.metrics, data.train[LABEL], data.validation[LABEL]),
             complexity=dict(self.complexity or {}),
@@ -254,6 +256,19 @@ class FinetuneSearch:
         )
         result = cell_result(outcome_record, self.context.accelerator, group_specs(self.group, self.context))
         return result.model_dump_json()
+
+    def _predict_test(
+        self, cell: Cell, network, test, collate: Callable, batch_size: int
+    ) -> tuple[list[int], list[int], SampleLog | None]:
+        """Predicted and true labels of the test split, and with --log-samples its sample log (the same pass)."""
+        accelerator = self.context.accelerator
+        if not self.context.log_samples:
+            return (*predict_split(accelerator, network, test, collate, batch_size), None)
+        predicted, references, probabilities = predict_with_probabilities(
+            accelerator, network, test, collate, batch_size
+        )
+        raw = self.context.task_data(cell.task, cell.seed)  # before the model's transforms: its rows' indices
+        return predicted, references, sample_log(raw.test, raw.label_names, probabilities)
 
     def _final(self, chosen: int, seed: int, record: SearchRecord, memory) -> CellResult:
         """A seed's final record of the chosen configuration, with the group's whole search and its peak memory."""

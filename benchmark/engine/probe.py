@@ -21,11 +21,12 @@ from benchmark.engine.features import FrozenFeatures
 from benchmark.engine.plan import Group
 from benchmark.engine.probe_heads import HeadsOutcome, ProbeSettings, merge_heads, predict_heads, train_heads
 from benchmark.engine.records import CellOutcome, cell_result, group_specs
+from benchmark.engine.sample_log import sample_log
 from benchmark.engine.search import best_indices, expand_grid, grid_extension, still_at_edge
 from benchmark.estimators.transferability import estimate_all
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
-from benchmark.results.schema import Candidate, CellResult, GridExtension, SearchRecord
+from benchmark.results.schema import Candidate, CellResult, GridExtension, SampleLog, SearchRecord
 
 
 @dataclass
@@ -89,9 +90,18 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
             curve=probe.heads.curves[chosen],
             predicted=predict_heads(probe.heads, features, chosen),
             references=references,
+            samples=_samples(probe, chosen, context, group) if context.log_samples else None,
         )
         results.append(cell_result(outcome, context.accelerator, group_specs(group, context), search))
     return results
+
+
+def _samples(probe: _SeedProbe, head: int, context: RunContext, group: Group) -> SampleLog:
+    """The sample log of a seed's chosen head on test: the softmax of the logits its predictions are the argmax of."""
+    raw = context.task_data(group.task, probe.outcome_fields["cell"].seed)
+    with torch.no_grad():
+        probabilities = probe.heads.logits(probe.test[0], head).softmax(dim=-1)
+    return sample_log(raw.test, raw.label_names, probabilities)
 
 
 def _add_heads(probe: _SeedProbe, added: HeadsOutcome) -> None:

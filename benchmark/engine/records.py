@@ -22,7 +22,15 @@ from benchmark.engine.environment import (
 )
 from benchmark.engine.plan import Cell, Group
 from benchmark.metrics.compute import compute_metrics
-from benchmark.results.schema import CellResult, Convergence, CurvePoint, Predictions, Provenance, SearchRecord
+from benchmark.results.schema import (
+    CellResult,
+    Convergence,
+    CurvePoint,
+    Predictions,
+    Provenance,
+    SampleLog,
+    SearchRecord,
+)
 from benchmark.specs.schema import TrainingSpec
 
 LATE_SHARE = 0.25  # the last quarter of the budget
@@ -53,6 +61,7 @@ class CellOutcome:
     estimators: dict[str, float | None] = field(default_factory=dict)
     revisions: dict[str, str | None] = field(default_factory=dict)
     validation_chance: dict[str, float] = field(default_factory=dict)  # the same predictor scored on validation
+    samples: SampleLog | None = None  # with --log-samples: probabilities and example ids for the sample file
 
 
 def convergence(curve: list[dict], num_validation: int) -> Convergence:
@@ -86,7 +95,7 @@ def cell_result(
         curve=[CurvePoint(**point) for point in outcome.curve],
         convergence=convergence(outcome.curve, num_validation),
         search=search,
-        predictions=Predictions(predicted=outcome.predicted, references=outcome.references),
+        predictions=Predictions(predicted=outcome.predicted, references=outcome.references, samples=outcome.samples),
         timing=outcome.timing,
         complexity=outcome.complexity,
         estimators=outcome.estimators,

@@ -67,6 +67,7 @@ from benchmark.engine.trackers import default_logging_dir, is_tracking, log_with
 from benchmark.metrics.compute import MetricCodeRefused, trust_task_code
 from benchmark.results.fingerprint import differences, make_fingerprint, summarise
 from benchmark.results.publish import publishable
+from benchmark.results.samples import samples_path, write_samples
 from benchmark.results.schema import CellResult, ResultFileError
 from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
 from benchmark.specs.adhoc import parse_models
@@ -146,6 +147,7 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         compile=args.compile,
         work_dir=args.output_dir / WORK_DIRNAME,
         checkpoint_interval_s=args.checkpoint_interval,
+        log_samples=getattr(args, "log_samples", False),
         score_weights=suite.score_weights.model_dump(),
     )
     context.publication_roots = publication_roots(args)
@@ -359,6 +361,7 @@ def _write_results(
     for index, (cell, path) in enumerate(zip(cells, paths, strict=True)):
         result = results[index] = publishable(results[index], roots or [])
         try:
+            write_samples(path, result)  # first: a cell whose result file exists has its sample file
             write_result(path, result)
         except OSError as error:
             outcomes[cell.name] = ("failed", write_failure(error, "result"))
@@ -438,17 +441,22 @@ def failure_result(cell: Cell, status: str, message: str, step: int | None = Non
 
 def _rerun_reason(group: Group, context: RunContext, source_tasks: dict, output_dir: Path) -> str | None:
     """None when every seed of the group has a finished result answering the same question (its fingerprint is the
-    one the cell would get now); else why the group must run: missing or unfinished results (an empty reason), or
-    result files with other settings (what changed)."""
+    one the cell would get now); else why the group must run: missing or unfinished results (an empty reason),
+    result files with other settings (what changed), or, with --log-samples, finished cells without a sample file."""
     fingerprints = group_fingerprints(group, context, source_tasks)
     changes: list[str] = []
+    unlogged = False  # a finished cell without the sample file --log-samples asks for
     for cell, fingerprint in zip(group.cells(), fingerprints, strict=True):
-        result = _finished_result(_path(output_dir, cell))
+        path = _path(output_dir, cell)
+        result = _finished_result(path)
         if result is None:
             return ""
         if result.fingerprint is None or result.fingerprint.digest != fingerprint.digest:
             changes += [change for change in differences(result.fingerprint, fingerprint) if change not in changes]
-    return f"its result files answer another question ({summarise(changes)})" if changes else None
+        unlogged = unlogged or (context.log_samples and result.status == "ok" and not samples_path(path).exists())
+    if changes:
+        return f"its result files answer another question ({summarise(changes)})"
+    return "--log-samples and its sample files are missing" if unlogged else None
 
 
 def _discard_stale_search(group: Group, context: RunContext, source_tasks: dict) -> None:

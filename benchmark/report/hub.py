@@ -39,6 +39,7 @@ from benchmark.report.table import (
     TABLE_VERSION,
     Row,
     Summary,
+    TableVersionError,
     read_results_table,
     schema_markdown,
     summarise,
@@ -141,7 +142,7 @@ def model_index(summaries: list[Summary], repo_id: str, endpoint: str = DEFAULT_
             )
             for group in groups
         ]
-        name = hub_model_repo(groups[0].checkpoint, groups[0].library) or model
+        name = hub_model_repo(groups[0].checkpoint_spec, groups[0].library) or model
         cards[model] = {"model-index": eval_results_to_model_index(name, results)}
     return cards
 
@@ -190,7 +191,10 @@ def stage_payload(out_dir: Path, staging: Path, repo_id: str, endpoint: str = DE
     table = out_dir / PARQUET_NAME
     if not table.is_file():
         raise PushError(f"{table} not found: build the leaderboard first (transfer-bench leaderboard)")
-    rows = read_results_table(table)
+    try:
+        rows = read_results_table(table)
+    except TableVersionError as error:
+        raise PushError(str(error)) from None
     summaries = summarise(rows)
     staging.mkdir(parents=True, exist_ok=True)
     for name in (PARQUET_NAME, CSV_NAME, PAGE_NAME, *sorted(p.name for p in out_dir.glob("*.png"))):
@@ -244,7 +248,7 @@ def _open_model_prs(api: HfApi, out_dir: Path, staging: Path, repo_id: str) -> d
     """One pull request per Hub checkpoint adding its `.eval_results/` files; returns {checkpoint: PR url}."""
     checkpoints = {}
     for summary in summarise(read_results_table(out_dir / PARQUET_NAME)):
-        repo = hub_model_repo(summary.checkpoint, summary.library)
+        repo = hub_model_repo(summary.checkpoint_spec, summary.library)
         if summary.init == "pretrained" and repo is not None:
             checkpoints.setdefault(summary.model, repo)
     prs = {}

@@ -7,9 +7,16 @@ it directly; the HTML page and the Hub upload render from it. Rows are ordered b
 protocol, model, init, seed), and values depend only on the result files, so rebuilding gives the same table.
 
 Every value comes from the cell's own record, never from other cells, so a row does not change when cells are
-added. Metrics, the validation curve, library versions and the like, whose names or lengths vary, are JSON text
-columns. `summarise` groups the rows over seeds (mean ± std, the scratch twin, the speed-up over it) with the
-same functions as the markdown, for the HTML page and the Hub model cards.
+added. Metrics, the validation curve and library versions, whose names or lengths vary, are lists of structs
+(`[{metric, value}]`, `[{step, epoch, train_elapsed_s, score}]`, `[{library, version}]`), which the Hub's dataset
+viewer, `datasets` and pandas show as such; the CSV, which has no nesting, holds them as JSON text. The parquet file
+carries pandas metadata, so `pandas.read_parquet` gives integer and boolean columns pandas' nullable `Int64` and
+`boolean` (a cell that did not finish would otherwise turn them into float64).
+
+No value depends on the machine the table is built on: `checkpoint` is the checkpoint's name (a Hub id or timm
+name as given, a folder's last component), `checkpoint_spec` where the spec said to load it from (`{assets}/...`,
+`<local>/...`, as the result file records it). `summarise` groups the rows over seeds (mean ± std, the scratch
+twin, the speed-up over it) with the same functions as the markdown, for the HTML page and the Hub model cards.
 """
 
 from __future__ import annotations
@@ -32,14 +39,21 @@ from benchmark.results.aggregate import Group, architecture_of, group_results, s
 from benchmark.results.schema import CellResult
 from benchmark.utils.atomic import atomic_write
 
-TABLE_VERSION = 2  # bump when a column is renamed, removed or changes meaning; adding one keeps the version
+# Bump when a column is renamed, removed or changes meaning or type; adding one keeps the version. 3: metrics,
+# curve and versions as lists of structs (JSON text before), `checkpoint` the resolved name (the spec before).
+TABLE_VERSION = 3
 TABLE_STEM = "results_table"
 PARQUET_NAME = f"{TABLE_STEM}.parquet"
 CSV_NAME = f"{TABLE_STEM}.csv"
 VERSION_KEY = b"transfer_bench.table_version"
 ERROR_CHARS = 500
+FOLDER_STARTS = ("{", "<", "/", "~", ".")  # a checkpoint spec that names a folder, not a Hub id or timm name
 
 Row = dict[str, Any]
+
+
+class TableVersionError(ValueError):
+    """A results table written by another version of this module (its columns mean other things)."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +83,20 @@ def _spec(*keys: str) -> Callable[[CellResult], Any]:
     return read
 
 
-def _json(value: dict) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
+def _named(value: dict, key: str, item: str) -> list[dict]:
+    """A mapping as a list of `{key: name, item: value}` structs in name order: a fixed arrow type for mappings
+    whose names vary from task to task (the Hub's viewer and `datasets` have no map type)."""
+    return [{key: name, item: value[name]} for name in sorted(value)]
+
+
+def checkpoint_name(checkpoint: str | None) -> str | None:
+    """The checkpoint's name, as no machine's folders spell it: a Hub id or timm name unchanged (`org/name`,
+    `resnet50.a1_in1k`); a folder (a prepared asset `{assets}/checkpoints/X`, a redacted `<local>/X`, a path) by
+    its last component `X`."""
+    if checkpoint is None:
+        return None
+    text = checkpoint.replace("\\", "/").rstrip("/")
+    return text.rsplit("/", 1)[-1] if text.startswith(FOLDER_STARTS) else text
 
 
 def _chosen(name: str) -> Callable[[CellResult], float | None]:
@@ -84,10 +110,9 @@ def _chosen(name: str) -> Callable[[CellResult], float | None]:
     return read
 
 
-def _curve(record: CellResult) -> str:
-    """The validation curve as compact JSON (per-point metric dicts left out: the main score is what matters)."""
-    keys = ("step", "epoch", "train_elapsed_s", "score")
-    return json.dumps([{k: getattr(p, k) for k in keys} for p in record.curve], separators=(",", ":"))
+def _curve(record: CellResult) -> list[dict]:
+    """The validation curve's points (per-point metric dicts left out: the main score is what matters)."""
+    return [{name: getattr(point, name) for name in CURVE_FIELDS} for point in record.curve]
 
 
 def _first_line(text: str | None) -> str | None:
@@ -95,6 +120,10 @@ def _first_line(text: str | None) -> str | None:
 
 
 STRING, INT, FLOAT, BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+METRICS = pa.list_(pa.struct([("metric", STRING), ("value", FLOAT)]))
+CURVE_FIELDS = ("step", "epoch", "train_elapsed_s", "score")
+CURVE = pa.list_(pa.struct([("step", INT), *((name, FLOAT) for name in CURVE_FIELDS[1:])]))
+VERSIONS = pa.list_(pa.struct([("library", STRING), ("version", STRING)]))
 
 COLUMNS: tuple[Column, ...] = (
     # identity: these seven columns name a cell uniquely
@@ -111,7 +140,32 @@ COLUMNS: tuple[Column, ...] = (
     Column("protocol", STRING, "finetune (all weights) or linear_probe (frozen backbone).", lambda r: r.protocol),
     Column("seed", INT, "Training seed.", lambda r: r.seed),
     # what was run
-    Column("checkpoint", STRING, "Checkpoint id or folder the model was loaded from.", _spec("model", "checkpoint")),
+    Column(
+        "checkpoint",
+        STRING,
+        "The checkpoint's name: a Hub id or timm name as given, a folder's last component (`checkpoint_spec` says "
+        "where it was loaded from); for a checkpoint the suite pretrains, the one its pretraining started from.",
+        lambda r: checkpoint_name(_spec("model", "checkpoint")(r)),
+    ),
+    Column(
+        "checkpoint_spec",
+        STRING,
+        "The checkpoint as the model spec gave it: a Hub id, timm name, or folder relative to a named root "
+        "(`{assets}/...`: the prepared offline assets) or redacted (`<local>/...`).",
+        _spec("model", "checkpoint"),
+    ),
+    Column(
+        "pretrain_task",
+        STRING,
+        "Source task of a checkpoint the suite pretrains itself (its pretraining stage); empty otherwise.",
+        _spec("model", "pretrain", "task"),
+    ),
+    Column(
+        "pretrain_init",
+        STRING,
+        "What that pretraining started from: pretrained (`checkpoint`'s weights) or scratch (its architecture).",
+        _spec("model", "pretrain", "init"),
+    ),
     Column("library", STRING, "timm or transformers.", _spec("model", "library")),
     Column(
         "architecture",
@@ -146,12 +200,17 @@ COLUMNS: tuple[Column, ...] = (
         "Main metric of always predicting the majority class.",
         lambda r: r.chance.get(r.main_metric),
     ),
-    Column("test_metrics", STRING, "Every test metric, as a JSON object.", lambda r: _json(r.metrics)),
+    Column(
+        "test_metrics",
+        METRICS,
+        "Every test metric, as a list of {metric, value} in name order.",
+        lambda r: _named(r.metrics, "metric", "value"),
+    ),
     Column(
         "validation_metrics",
-        STRING,
-        "Every validation metric, as a JSON object.",
-        lambda r: _json(r.validation_metrics),
+        METRICS,
+        "Every validation metric of the chosen configuration, as a list of {metric, value} in name order.",
+        lambda r: _named(r.validation_metrics, "metric", "value"),
     ),
     # selection and convergence
     Column("learning_rate", FLOAT, "Chosen learning rate (on validation).", _chosen("learning_rate")),
@@ -191,8 +250,8 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "validation_curve",
-        STRING,
-        "Validation evaluations during training: JSON list of {step, epoch, train_elapsed_s, score}.",
+        CURVE,
+        "Validation evaluations during training: a list of {step, epoch, train_elapsed_s, score}.",
         _curve,
     ),
     # time
@@ -256,7 +315,12 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: r.schema_version,
     ),
     Column("created_at", STRING, "When the result file was written (UTC, ISO 8601).", lambda r: r.created_at),
-    Column("versions", STRING, "Library versions of the run, as a JSON object.", lambda r: _json(r.versions)),
+    Column(
+        "versions",
+        VERSIONS,
+        "Library versions of the run, as a list of {library, version} in name order.",
+        lambda r: _named(r.versions, "library", "version"),
+    ),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 IDENTITY = COLUMN_NAMES[:7]  # these name a cell uniquely
@@ -264,9 +328,29 @@ GROUP_COLUMNS = IDENTITY[:6]  # a cell without its seed: what the leaderboard av
 
 
 def table_schema() -> pa.Schema:
-    """The arrow schema: every column typed and described, and the table version in the metadata."""
+    """The arrow schema: every column typed and described; the table version and pandas' metadata in the schema's."""
     fields = [pa.field(c.name, c.dtype, metadata={b"description": c.description.encode()}) for c in COLUMNS]
-    return pa.schema(fields, metadata={VERSION_KEY: str(TABLE_VERSION).encode()})
+    return pa.schema(fields, metadata={VERSION_KEY: str(TABLE_VERSION).encode(), b"pandas": _pandas_metadata()})
+
+
+def _pandas_metadata() -> bytes:
+    """pandas' own schema metadata (the format pyarrow writes for a DataFrame), naming nullable `Int64` and `boolean`
+    for the integer and boolean columns: `pandas.read_parquet` and `Table.to_pandas` then keep them integers and
+    booleans where a cell left them empty. Written here rather than by pandas, so the bytes do not depend on it."""
+    kinds = {
+        INT: ("int64", "Int64"),
+        BOOL: ("bool", "boolean"),
+        FLOAT: ("float64", "float64"),
+        STRING: ("unicode", "object"),
+    }
+    columns = []
+    for column in COLUMNS:
+        pandas_type, numpy_type = kinds.get(column.dtype, ("object", "object"))
+        columns.append(
+            {"name": column.name, "field_name": column.name, "pandas_type": pandas_type, "numpy_type": numpy_type}
+        )
+    metadata = {"index_columns": [], "column_indexes": [], "columns": columns}
+    return json.dumps(metadata, separators=(",", ":")).encode()
 
 
 def table_rows(results: Iterable[CellResult]) -> list[Row]:
@@ -292,9 +376,10 @@ def _variant_model(record: CellResult) -> str:
 
 
 def _cast(column: Column, value: Any) -> Any:
-    """Values as the column's Python type, so that ints read from floats or bools stay one type per column."""
-    if value is None:
-        return None
+    """Values as the column's Python type, so that ints read from floats or bools stay one type per column (lists
+    of structs are built typed)."""
+    if value is None or pa.types.is_list(column.dtype):
+        return value
     if column.dtype == FLOAT:
         return float(value)
     if column.dtype == INT:
@@ -322,7 +407,7 @@ def write_results_table(results: Iterable[CellResult], out_dir: Path) -> tuple[P
 
 def to_csv(rows: list[Row]) -> str:
     """CSV text with a header row: empty for null, `true`/`false` for booleans, floats in shortest round-trip
-    form (so `float(text)` gives back the stored value exactly)."""
+    form (so `float(text)` gives back the stored value exactly), lists of structs as compact JSON text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMN_NAMES)
@@ -334,6 +419,8 @@ def to_csv(rows: list[Row]) -> str:
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, list):
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value) if isinstance(value, float) else str(value)
@@ -344,7 +431,11 @@ def read_results_table(path: Path) -> list[Row]:
     table = pq.read_table(path)
     version = (table.schema.metadata or {}).get(VERSION_KEY)
     if version != str(TABLE_VERSION).encode():
-        raise ValueError(f"{path}: results table version {version!r}, expected {TABLE_VERSION}")
+        found = version.decode() if version else "unknown"
+        raise TableVersionError(
+            f"{path}: results table version {found}, this transfer-bench reads version {TABLE_VERSION}; rebuild "
+            "it from its result files: transfer-bench leaderboard --results RESULTS --out FOLDER"
+        )
     missing = [name for name in COLUMN_NAMES if name not in table.column_names]
     if missing:
         raise ValueError(f"{path}: results table lacks columns {missing}")
@@ -375,6 +466,7 @@ class Summary:
     protocol: str
     main_metric: str
     checkpoint: str | None
+    checkpoint_spec: str | None
     library: str | None
     dataset_path: str | None
     dataset_revision: str | None
@@ -427,7 +519,7 @@ def row_record(row: Row) -> CellResult:
         metrics={} if row["test_score"] is None else {main: row["test_score"]},
         validation_metrics={} if row["validation_score"] is None else {main: row["validation_score"]},
         chance={} if row["chance"] is None else {main: row["chance"]},
-        curve=[{**point, "metrics": {}} for point in json.loads(row["validation_curve"] or "[]")],
+        curve=[{**point, "metrics": {}} for point in row["validation_curve"] or []],
         convergence=convergence,
         specs={"model": {"architecture": row["architecture"]}} if row["architecture"] else {},
     )
@@ -447,6 +539,7 @@ def _summary(group: Group, twin: Group | None, rows: list[Row]) -> Summary:
         key.protocol,
         main_metric=first["main_metric"],
         checkpoint=first["checkpoint"],
+        checkpoint_spec=first["checkpoint_spec"],
         library=first["library"],
         dataset_path=first["dataset_path"],
         dataset_revision=first["dataset_revision"],

@@ -176,12 +176,24 @@ class Convergence(Record):
     tolerance: float
 
 
+class SampleLog(Record):
+    """What `--log-samples` adds to a cell's test predictions: each example's row in the task's test split (before
+    the sample cap), the class names, and the predicted class probabilities (one list per example, in class
+    order). It travels with the record only until the suite writes it to the cell's own sample file
+    (`benchmark.results.samples`); result files never hold it."""
+
+    example_ids: list[int]
+    label_names: list[str]
+    probabilities: list[list[float]]
+
+
 class Predictions(Record):
     """Per-example predictions on the test split, in the test subset's fixed order (the same for every seed and
     model of a task), for paired comparisons and bootstraps over test examples."""
 
     predicted: list[int]
     references: list[int]
+    samples: SampleLog | None = None  # with --log-samples, until written to the sample file
 
 
 class Fingerprint(Record):

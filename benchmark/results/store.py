@@ -38,8 +38,10 @@ def result_path(root: Path, suite: str, model: str, init: Init, task: str, proto
 
 
 def write_result(path: Path, result: CellResult | SimilarityResult) -> None:
-    """Write atomically: a temporary file in the same directory, flushed, then renamed over the target."""
-    atomic_write_text(path, result.model_dump_json(indent=2))
+    """Write atomically: a temporary file in the same directory, flushed, then renamed over the target. A cell's
+    sample log (`--log-samples`) is left out: it has a file of its own (`benchmark.results.samples`)."""
+    exclude = {"predictions": {"samples"}} if isinstance(result, CellResult) else None
+    atomic_write_text(path, result.model_dump_json(indent=2, exclude=exclude))
 
 
 def read_result(path: Path) -> CellResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from huggingface_hub.repocard_data import model_index_to_eval_results
@@ -19,7 +20,7 @@ from benchmark.report.hub import (
     push,
     stage_payload,
 )
-from benchmark.report.table import PARQUET_NAME, summarise, table_rows, write_results_table
+from benchmark.report.table import PARQUET_NAME, VERSION_KEY, summarise, table_rows, write_results_table
 from testkit.hub_standin import hub_standin
 from testkit.suite_records import synthetic_suite
 
@@ -169,6 +170,13 @@ def test_push_without_a_built_table_is_refused(tmp_path, capsys):
         code = main(["--out", str(tmp_path), "--repo-id", REPO_ID, "--token", TOKEN, "--endpoint", hub.url])
     assert code == 2 and "not found" in capsys.readouterr().err
     assert hub.commits == []
+
+
+def test_a_table_of_an_older_version_is_refused_with_how_to_rebuild_it(leaderboard, tmp_path, capsys):
+    table = pq.read_table(leaderboard / PARQUET_NAME)
+    pq.write_table(table.replace_schema_metadata({VERSION_KEY: b"2"}), leaderboard / PARQUET_NAME)
+    assert main(["--out", str(leaderboard), "--repo-id", REPO_ID, "--dry-run", str(tmp_path / "staged")]) == 2
+    assert "results table version 2" in capsys.readouterr().err and not (tmp_path / "staged").exists()
 
 
 def test_a_refusing_hub_is_reported_without_a_traceback(leaderboard, capsys):

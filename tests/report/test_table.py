@@ -16,6 +16,7 @@ from benchmark.report.table import (
     IDENTITY,
     PARQUET_NAME,
     VERSION_KEY,
+    TableVersionError,
     read_results_table,
     schema_markdown,
     summarise,
@@ -71,7 +72,10 @@ def test_row_values_come_from_the_record(records):
     assert probe["test_score"] == expected
     assert probe["validation_score"] == pytest.approx(expected - 0.01)
     assert probe["chance"] == pytest.approx(1 / 3)
-    assert json.loads(probe["test_metrics"]) == {"accuracy": expected, "f1_macro": pytest.approx(expected - 0.03)}
+    assert probe["test_metrics"] == [
+        {"metric": "accuracy", "value": expected},
+        {"metric": "f1_macro", "value": pytest.approx(expected - 0.03)},
+    ]
     assert (probe["learning_rate"], probe["weight_decay"]) == (1e-3, 0.01)  # the search's chosen configuration
     assert (probe["search_method"], probe["search_candidates"]) == ("batched_heads", 2)
     assert probe["converged"] is False and probe["late_gain"] == 0.02
@@ -84,15 +88,17 @@ def test_row_values_come_from_the_record(records):
         32,
         100,
     )
-    assert (probe["checkpoint"], probe["library"], probe["dataset_path"]) == ("/models/vit_tiny", "timm", "org/colours")
-    assert [p["step"] for p in json.loads(probe["validation_curve"])] == [10, 20]
+    assert (probe["checkpoint"], probe["library"], probe["dataset_path"]) == ("vit_tiny", "timm", "org/colours")
+    assert probe["checkpoint_spec"] == "/models/vit_tiny"
+    assert [p["step"] for p in probe["validation_curve"]] == [10, 20]
+    assert probe["versions"] == [{"library": "timm", "version": "1.0.15"}, {"library": "torch", "version": "2.11.0"}]
 
 
 def test_a_cell_that_did_not_finish_has_status_and_reason_but_no_scores(records):
     failed = cell(table_rows(records), status="failed")
     assert failed["error"] == "CUDA out of memory"
     assert failed["test_score"] is None and failed["train_wall_s"] is None and failed["converged"] is None
-    assert failed["validation_curve"] == "[]" and failed["test_metrics"] == "{}"
+    assert failed["validation_curve"] == [] and failed["test_metrics"] == []
 
 
 def test_the_schema_is_fixed_typed_and_documented_even_without_results(tmp_path):
@@ -100,7 +106,7 @@ def test_the_schema_is_fixed_typed_and_documented_even_without_results(tmp_path)
     table = pq.read_table(parquet)
     assert table.column_names == list(COLUMN_NAMES)
     assert table.schema.equals(table_schema(), check_metadata=False)
-    assert table.schema.metadata[VERSION_KEY] == b"2"
+    assert table.schema.metadata[VERSION_KEY] == b"3"
     assert all(table.schema.field(c.name).metadata[b"description"] for c in COLUMNS)
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert all(f"`{name}`" in schema_markdown() for name in COLUMN_NAMES)
@@ -119,7 +125,10 @@ def test_parquet_round_trips_through_datasets_and_pandas(tmp_path, written, reco
     frame = pd.read_parquet(parquet)
     assert list(frame.columns) == list(COLUMN_NAMES) and len(frame) == len(records)
     assert nan_to_none(frame["test_score"]) == [row["test_score"] for row in rows]
-    assert frame["seed"].dtype == "int64" and frame["params_total"].dtype == "float64"  # ints with nulls: floats
+    # Integer and boolean columns stay so where a cell left them empty (pandas' nullable dtypes), not float64.
+    assert frame["seed"].dtype == "Int64" and frame["params_total"].dtype == "Int64"
+    assert frame["params_total"].isna().sum() == 1 and frame["converged"].dtype == "boolean"
+    assert list(frame["test_metrics"].iloc[0]) == rows[0]["test_metrics"]
     assert read_results_table(parquet) == rows
 
 
@@ -131,7 +140,8 @@ def test_csv_holds_the_same_values(written, records):
     for name in ("test_score", "validation_score", "learning_rate", "flops_per_example", "estimator_logme"):
         assert nan_to_none(frame[name]) == [row[name] for row in rows], name  # floats written in round-trip form
     assert frame["converged"].dropna().tolist() == [row["converged"] for row in rows if row["converged"] is not None]
-    assert [json.loads(text) for text in frame["test_metrics"]] == [json.loads(row["test_metrics"]) for row in rows]
+    for name in ("test_metrics", "validation_curve", "versions"):  # lists of structs as JSON text
+        assert [json.loads(text) for text in frame[name]] == [row[name] for row in rows], name
 
 
 def test_rebuilding_gives_identical_bytes(tmp_path, records):
@@ -145,8 +155,26 @@ def test_a_table_of_another_version_is_refused(tmp_path, written):
     parquet, _ = written
     table = pq.read_table(parquet)
     pq.write_table(table.replace_schema_metadata({VERSION_KEY: b"0"}), tmp_path / "old.parquet")
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(TableVersionError, match="version 0, this transfer-bench reads version 3; rebuild"):
         read_results_table(tmp_path / "old.parquet")
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [
+        ("{assets}/checkpoints/tf_efficientnet_lite0", "tf_efficientnet_lite0"),
+        ("<local>/my-resnet/", "my-resnet"),
+        ("/models/vit_tiny", "vit_tiny"),
+        ("./runs/best", "best"),
+        ("prajjwal1/bert-tiny", "prajjwal1/bert-tiny"),
+        ("resnet18.a1_in1k", "resnet18.a1_in1k"),
+    ],
+)
+def test_the_checkpoint_column_names_the_checkpoint_without_folders_or_placeholders(spec, name):
+    pretrain = {"task": "digits", "init": "scratch"}
+    (row,) = table_rows([make_result(specs={"model": {"checkpoint": spec, "pretrain": pretrain}})])
+    assert (row["checkpoint"], row["checkpoint_spec"]) == (name, spec)
+    assert (row["pretrain_task"], row["pretrain_init"]) == ("digits", "scratch")
 
 
 def test_summaries_match_the_aggregation_of_the_records(records):
