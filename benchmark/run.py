@@ -108,10 +108,16 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     train.add_argument(
         "--mixed-precision",
         choices=["no", "fp16", "bf16"],
-        help="default: what `accelerate launch` configured, else no",
+        help="default: what `accelerate launch` configured (fp16 or bf16), else bf16 on a CUDA GPU that has it "
+        "(with TF32 for what stays fp32) and no on the CPU",
     )
     train.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
-    train.add_argument("--compile", action="store_true", help="torch.compile the model before fine-tuning")
+    train.add_argument(
+        "--compile",
+        action="store_true",
+        help="call the model through torch.compile in fine-tunes and pretraining (checkpoints keep the eager "
+        "module's state; compilation is timed apart as compile_wall_s); off unless given",
+    )
     train.add_argument(
         "--cpu-threads",
         type=_positive_int,

@@ -10,7 +10,10 @@ batch), and so do feature extractors that normalise a batch at once (Wav2Vec2's 
 clip at a time).
 
 The cache holds at most `max_bytes` of tensors (the first example's size times the split's length is checked
-before anything is computed); a split that would not fit is read the usual way.
+before anything is computed); a split that would not fit is read the usual way. A run on a GPU also asks for the
+splits on its device (`inputs(..., device)`): they are stacked there once, while all of them fit `max_device_bytes`,
+and their batches are gathered by index on the device (`benchmark.data.resident`), the same batches in the same
+order; a CPU run never asks, and reads the per-example rows as before.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import datasets
 import torch
 
 from benchmark.data.collate import AudioCollator, Batch, VisionCollator
+from benchmark.data.resident import ResidentSplit, as_batch
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of preprocessed inputs per run
+DEVICE_SHARE = 0.25  # of a GPU's memory, for resident splits; the rest is the model's, its optimizer's, activations'
 # Feature extractors whose output for one clip does not depend on the rest of its batch, bit for bit. Wav2Vec2's
 # normalises in batched numpy, which differs in the last bits from one clip at a time: it keeps its collator.
 PER_EXAMPLE_FEATURE_EXTRACTORS = ("WhisperFeatureExtractor",)
@@ -55,10 +60,16 @@ class PreprocessCache:
     max_bytes: int = DEFAULT_MAX_BYTES
     splits: dict[tuple[str, str], PreprocessedSplit] = field(default_factory=dict)
     used_bytes: int = 0
+    max_device_bytes: int | None = None  # None: DEVICE_SHARE of a CUDA device's memory, `max_bytes` elsewhere
+    resident: dict[tuple[tuple[str, str], str], ResidentSplit] = field(default_factory=dict)
+    device_bytes: int = 0
 
-    def inputs(self, splits: list[datasets.Dataset], collate: Callable) -> tuple[list, Callable]:
+    def inputs(
+        self, splits: list[datasets.Dataset], collate: Callable, device: torch.device | None = None
+    ) -> tuple[list, Callable]:
         """(datasets, collate function) for the loop: the preprocessed splits when the collator's output is per
-        example and they all fit, else the splits as given (one collate function must serve them all)."""
+        example and they all fit, else the splits as given (one collate function must serve them all). With
+        `device`, preprocessed splits that all fit its budget come stacked on it (`ResidentSplit`)."""
         if not cacheable(collate) or any(len(split) == 0 for split in splits):
             return splits, collate
         keys = [(split._fingerprint, transform_key(collate)) for split in splits]
@@ -72,7 +83,34 @@ class PreprocessCache:
                 rows = [first] + [_one(collate, split[i]) for i in range(1, len(split))]
                 self.splits[key] = PreprocessedSplit(rows, split)
                 self.used_bytes += size
-        return [self.splits[key] for key in keys], stack_rows
+        preprocessed = [self.splits[key] for key in keys]
+        resident = self._on_device(keys, preprocessed, device) if device is not None else None
+        return (resident, as_batch) if resident else (preprocessed, stack_rows)
+
+    def _on_device(
+        self, keys: list[tuple[str, str]], preprocessed: list[PreprocessedSplit], device: torch.device
+    ) -> list[ResidentSplit] | None:
+        """The splits stacked on `device` (once per run), or None when those not there yet would overrun its
+        budget."""
+        missing = [
+            (key, split)
+            for key, split in zip(keys, preprocessed, strict=True)
+            if (key, str(device)) not in self.resident
+        ]
+        size = sum(_bytes(split.rows[0]) * len(split) for _, split in missing)
+        if self.device_bytes + size > self._device_budget(device):
+            return None
+        for key, split in missing:
+            self.resident[key, str(device)] = ResidentSplit.stacked(split.rows, device)
+            self.device_bytes += self.resident[key, str(device)].nbytes
+        return [self.resident[key, str(device)] for key in keys]
+
+    def _device_budget(self, device: torch.device) -> int:
+        if self.max_device_bytes is not None:
+            return self.max_device_bytes
+        if device.type == "cuda":
+            return int(DEVICE_SHARE * torch.cuda.get_device_properties(device).total_memory)
+        return self.max_bytes
 
 
 def cacheable(collate: Callable) -> bool:

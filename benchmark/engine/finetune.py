@@ -35,6 +35,7 @@ from benchmark.engine.records import CellOutcome, cell_result, group_specs
 from benchmark.engine.rung_states import RungStates, cpu_copy
 from benchmark.engine.sample_log import predict_with_probabilities, sample_log
 from benchmark.engine.search import NoiseRule, SearchState, expand_grid, grid_extension, halving_budgets, still_at_edge
+from benchmark.engine.speedups import resident_device
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
 from benchmark.models.factory import LoadedModel
@@ -169,7 +170,10 @@ class FinetuneSearch:
                 self.complexity = self.context.complexity(cell.model, cell.task, loaded, data)
             collate = make_collator(cell.task, loaded.processor)
             collected.update(loaded=loaded, data=data, collate=collate)
-            (train, validation), collate = self.context.preprocessed.inputs([data.train, data.validation], collate)
+            device = resident_device(self.context.accelerator.device)  # preprocessed splits on a GPU stay there
+            (train, validation), collate = self.context.preprocessed.inputs(
+                [data.train, data.validation], collate, device=device
+            )
             return train_and_evaluate(
                 self.context.accelerator,
                 loaded.network,
@@ -241,7 +245,8 @@ class FinetuneSearch:
                 "train_wall_s": outcome.train_wall_s,
                 "eval_wall_s": outcome.eval_wall_s + test_wall_s,
                 "samples_per_s": outcome.samples_per_s,
-                "total_wall_s": outcome.train_wall_s + outcome.eval_wall_s + test_wall_s,
+                "total_wall_s": outcome.train_wall_s + outcome.eval_wall_s + test_wall_s + outcome.compile_wall_s,
+                **({"compile_wall_s": outcome.compile_wall_s} if self.context.compile else {}),
             },
             batch_size=tried[-1],
             optimizer_steps=outcome.optimizer_steps,
@@ -317,6 +322,7 @@ class FinetuneSearch:
             periodic_evals=final,
             rung_ends=rung_ends,
             periodic_after=rung_ends[-1] if rung_ends else 0,
+            compile=self.context.compile,
         )
 
     def _total_steps(self) -> int:

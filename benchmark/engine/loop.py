@@ -15,13 +15,14 @@ Losses stay on the device and are read only at logging points, so the loop never
 a non-finite loss there stops the run with `DivergedError`. Each validation point also records the mean training
 loss since the previous one (from those same reads, so it costs no extra synchronisation), which experiment
 trackers plot beside the validation curve; its partial sums are checkpointed, so a resumed run records the same
-numbers as an uninterrupted one.
+numbers as an uninterrupted one. With `compile`, forward passes go through `torch.compile` of the prepared model
+while checkpoints and rung states keep the eager module's state (`benchmark.engine.speedups`); the time spent
+compiling is `compile_wall_s`, not part of the training or evaluation times.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,8 +34,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from benchmark.data.batch import LABEL, model_inputs
+from benchmark.data.resident import on_accelerator
 from benchmark.engine.interruption import StopFlag, load_checkpoint, save_checkpoint
 from benchmark.engine.rung_states import RungStates
+from benchmark.engine.speedups import compile_seconds, compiled, training_clock
 
 MetricFn = Callable[[list[int], list[int]], dict[str, float]]
 LOG_EVERY_STEPS = 10  # how often the loss is read back to the host and checked
@@ -71,6 +74,7 @@ class TrainConfig:
     periodic_evals: bool = True  # False: evaluate only where the run stops (an early rung of a search)
     rung_ends: tuple[int, ...] = ()  # steps where a search stops its earlier rungs: always evaluated
     periodic_after: int = 0  # periodic evaluations only after this step (a search's last rung starts here)
+    compile: bool = False  # call the model through torch.compile (its state stays the eager module's)
 
     def total_steps(self, batches_per_epoch: int) -> int:
         """The whole budget in optimizer steps: `max_steps`, or `epochs` worth of accumulated batches."""
@@ -99,6 +103,7 @@ class TrainOutcome:
     loss_window: list[float] = field(default_factory=lambda: [0.0, 0])
     # per validation example at the latest evaluation, "1" right and "0" wrong: the paired noise of a search
     correct: str = ""
+    compile_wall_s: float = 0.0  # torch.compile's compilation, counted in neither train_wall_s nor eval_wall_s
 
     @property
     def finished(self) -> bool:
@@ -143,6 +148,7 @@ class _Loop:
     metric_fn: MetricFn
     main_metric: str
     stop_flag: StopFlag | None
+    runner: nn.Module  # what forward passes call: the prepared model, or its compiled wrapper
 
 
 def train_and_evaluate(
@@ -166,7 +172,12 @@ def train_and_evaluate(
     # would hold earlier runs' models and could not be loaded into this run's alone.
     accelerator.free_memory()
     sampler = EpochSeededSampler(len(train_data), config.seed)
-    loader_options = {"collate_fn": collate_fn, "num_workers": config.num_workers, "pin_memory": _pin(accelerator)}
+    resident = on_accelerator(train_data)  # batches gathered on the device: no workers, nothing to pin
+    loader_options = {
+        "collate_fn": collate_fn,
+        "num_workers": 0 if resident else config.num_workers,
+        "pin_memory": _pin(accelerator) and not resident,
+    }
     # Each loader iterator draws a seed from its generator; with their own generators they leave torch's global
     # one (dropout, saved in checkpoints) alone, so extra evaluations or a resumed iterator shift no dropout mask.
     loader_options["generator"] = torch.Generator().manual_seed(config.seed)
@@ -195,6 +206,7 @@ def train_and_evaluate(
         metric_fn,
         main_metric,
         stop_flag,
+        compiled(model) if config.compile else model,
     )
     return _run_loop(loop, description)
 
@@ -231,7 +243,8 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
         total=stop_at, initial=step, desc=description, disable=not accelerator.is_local_main_process, leave=False
     )
     running_loss = torch.tensor(float(outcome.loss_window[0]), device=accelerator.device)
-    micro_batches, started, last_checkpoint = int(outcome.loss_window[1]), time.perf_counter(), outcome.train_wall_s
+    micro_batches, started, last_checkpoint = int(outcome.loss_window[1]), training_clock(), outcome.train_wall_s
+    compiled_until = compile_seconds()
     outcome.loss_window = [0.0, 0]
     epoch, skip = divmod(step, steps_per_epoch)
     while step < stop_at:
@@ -264,16 +277,17 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 running_loss.zero_()
                 micro_batches = 0
             if at_point:
-                outcome.train_wall_s += time.perf_counter() - started
+                outcome.train_wall_s += training_clock() - started
                 if at_eval:
                     _record_eval(loop, outcome, step, step / steps_per_epoch)
                 if outcome.train_wall_s - last_checkpoint >= config.checkpoint_interval_s and step < stop_at:
                     _checkpoint(loop, outcome, step)
                     last_checkpoint = outcome.train_wall_s
-                started = time.perf_counter()
+                started = training_clock()
                 loop.model.train()
             if _stop_requested(loop, step):
-                outcome.train_wall_s += time.perf_counter() - started
+                outcome.train_wall_s += training_clock() - started
+                compiled_until = _count_compilation(outcome, compiled_until)
                 outcome.loss_window = [running_loss.item(), micro_batches]  # the resumed run continues this sum
                 _checkpoint(loop, outcome, step)
                 loop.stop_flag.raise_if_set()
@@ -281,6 +295,7 @@ def _run_loop(loop: _Loop, description: str) -> TrainOutcome:
                 break
         epoch += 1
     progress.close()
+    _count_compilation(outcome, compiled_until)
     outcome.optimizer_steps = step
     outcome.metrics, outcome.loss = outcome.curve[-1]["metrics"], outcome.curve[-1]["loss"]
     if step < total_steps:  # a rung: the next call continues from here
@@ -301,10 +316,17 @@ def _evaluation_point(config: TrainConfig, step: int, eval_every: int, stop_at: 
     return at_point, periodic or step == stop_at or at_rung_end
 
 
+def _count_compilation(outcome: TrainOutcome, since: float) -> float:
+    """Add torch.compile's compilation since `since` (a `compile_seconds` reading) to the outcome; the reading now."""
+    now = compile_seconds()
+    outcome.compile_wall_s += now - since
+    return now
+
+
 def _train_step(loop: _Loop, batch) -> torch.Tensor:
     """One micro-batch: forward, backward, and (when accumulation is complete) an optimizer step."""
     with loop.accelerator.accumulate(loop.model):
-        loss = nn.functional.cross_entropy(loop.model(model_inputs(batch)), batch[LABEL])
+        loss = nn.functional.cross_entropy(loop.runner(model_inputs(batch)), batch[LABEL])
         loop.accelerator.backward(loss)
         loop.optimizer.step()
         loop.scheduler.step()
@@ -364,11 +386,11 @@ def _stop_requested(loop: _Loop, step: int) -> bool:
 
 
 def _record_eval(loop: _Loop, outcome: TrainOutcome, step: int, epoch: float) -> None:
-    started = time.perf_counter()
+    started = training_clock()
     metrics, loss, outcome.eval_examples_scored, outcome.correct = evaluate_model(
-        loop.accelerator, loop.model, loop.eval_loader, loop.metric_fn
+        loop.accelerator, loop.runner, loop.eval_loader, loop.metric_fn
     )
-    outcome.eval_wall_s += time.perf_counter() - started
+    outcome.eval_wall_s += training_clock() - started
     loss_sum, loss_batches = outcome.loss_since_eval
     outcome.loss_since_eval = [0.0, 0]
     outcome.curve.append(

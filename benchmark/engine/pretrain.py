@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from accelerate.utils import broadcast_object_list
 from pydantic import BaseModel, ConfigDict
 from tqdm.auto import tqdm
@@ -37,7 +38,6 @@ from benchmark.engine.records import convergence
 from benchmark.engine.shared_output import SharedOutput, read_claim
 from benchmark.metrics.compute import metric_fn
 from benchmark.models.factory import LoadedModel
-from benchmark.specs.adapter_registry import library_adapter
 from benchmark.specs.schema import ModelSpec, TaskSpec
 from benchmark.utils.atomic import atomic_write_text
 from benchmark.utils.naming import safe_component
@@ -204,6 +204,7 @@ def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory
         seed=seed,
         checkpoint_dir=directory / STATE_DIRNAME,
         checkpoint_interval_s=context.checkpoint_interval_s,
+        compile=context.compile,
     )
     started = time.perf_counter()
     outcome = train_and_evaluate(
@@ -248,6 +249,14 @@ def _save_checkpoint(model: ModelSpec, loaded: LoadedModel, target: Path) -> Non
     """Save the trained network in its library's standard folder layout, swapped into place whole."""
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    library_adapter(model.library).save(loaded.network.network, loaded.processor, staging)
+    network = loaded.network.network
+    if model.library == "timm":
+        import timm.models
+
+        network.to(memory_format=torch.contiguous_format)  # safetensors stores contiguous tensors only
+        timm.models.save_for_hf(network, str(staging), safe_serialization=True)
+    else:
+        network.save_pretrained(staging)
+        loaded.processor.save_pretrained(staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

@@ -62,6 +62,7 @@ from benchmark.engine.pretrain import PRETRAINED_DIRNAME, run_pretraining
 from benchmark.engine.probe import run_probe_group
 from benchmark.engine.records import provenance
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
+from benchmark.engine.speedups import accelerator_options, use_tf32
 from benchmark.engine.task_similarity import measure_suite_similarity
 from benchmark.engine.trackers import default_logging_dir, is_tracking, log_with, report_cell
 from benchmark.metrics.compute import MetricCodeRefused, trust_task_code
@@ -116,7 +117,8 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     # Some backbones skip layers at random while training (Wav2Vec2's layerdrop), so under DDP a step may
     # leave parameters without gradients; let DDP look for them rather than fail.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, kwargs_handlers=[ddp], **_tracking(args))
+    accelerator = Accelerator(**accelerator_options(args.mixed_precision), kwargs_handlers=[ddp], **_tracking(args))
+    use_tf32(accelerator.device)
     if accelerator.is_main_process:
         for line in describe_ad_hoc(suite, planned):
             print(line)

@@ -20,9 +20,6 @@ class TransferModel(nn.Module):
     def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def is_convolutional(self) -> bool:
-        return any(isinstance(m, nn.Conv2d) for m in self.modules())
-
     def matching(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Floating-point inputs in the weights' dtype (a model loaded in bfloat16 reads bfloat16 pixels or
         waveforms; token ids and masks stay as they are)."""

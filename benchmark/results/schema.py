@@ -49,6 +49,7 @@ class Timing(Record):
     total_wall_s: float = 0.0
     feature_wall_s: float | None = None
     feature_cache_hits: float | None = None
+    compile_wall_s: float | None = None  # --compile: torch.compile's compilation, in no other time here
 
 
 class Complexity(Record):

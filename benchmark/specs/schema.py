@@ -7,10 +7,9 @@ message per problem, naming the file and the field.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,14 +21,11 @@ from pydantic import (
     model_validator,
 )
 
-from benchmark.specs.adapter_registry import LIBRARIES, MODALITIES
 from benchmark.utils.naming import architecture_name
 
-Modality = Annotated[str, AfterValidator(MODALITIES.check)]
-"""A registered modality adapter's name (`benchmark.specs.adapter_registry`)."""
+Modality = Literal["vision", "text", "audio"]
 Protocol = Literal["finetune", "linear_probe"]
-Library = Annotated[str, AfterValidator(LIBRARIES.check)]
-"""A registered library adapter's name."""
+Library = Literal["timm", "transformers"]
 Init = Literal["pretrained", "scratch"]
 Precision = Literal["no", "fp16", "bf16"]
 

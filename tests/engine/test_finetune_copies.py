@@ -58,7 +58,7 @@ def test_preprocessed_images_train_exactly_as_collated_ones(tiny_tasks, tiny_ass
     cached = tmp_path / "cached"
     assert main(tiny_run_args(tiny_tasks, tiny_assets, cached, *narrow, "--no-similarity")) == 0
 
-    def collate_every_batch(self, splits, collate):  # the behaviour before the cache
+    def collate_every_batch(self, splits, collate, device=None):  # the behaviour before the cache
         return splits, collate
 
     monkeypatch.setattr(PreprocessCache, "inputs", collate_every_batch)
