@@ -14,10 +14,11 @@ from benchmark.checks.facts import (
     TEXT_DTYPES,
     DatasetFacts,
     FieldProblem,
-    _one_line,
+    one_line,
 )
 from benchmark.data.labels import class_problems, is_missing, missing_label_problem, unknown_label_problem
 from benchmark.data.loading import expand_assets
+from benchmark.specs.adapter_registry import modality_adapter
 from benchmark.specs.schema import DatasetSpec
 from benchmark.utils.naming import suggest
 
@@ -31,7 +32,7 @@ def inspect_dataset(spec: DatasetSpec, assets_dir: Path) -> DatasetFacts:
     try:
         builder = datasets.load_dataset_builder(path, **arguments)
     except Exception as error:  # any failure to resolve is a finding, reported with the others
-        raise FieldProblem(_builder_error_field(spec, error), _one_line(error)) from None
+        raise FieldProblem(_builder_error_field(spec, error), one_line(error)) from None
     download_config = datasets.DownloadConfig(token=builder.token, storage_options=builder.storage_options)
     manager = StreamingDownloadManager(
         base_path=builder.base_path,
@@ -42,7 +43,7 @@ def inspect_dataset(spec: DatasetSpec, assets_dir: Path) -> DatasetFacts:
     try:
         generators = builder._split_generators(manager)  # lists files; parquet reads schemas, folders their labels
     except Exception as error:
-        raise FieldProblem(_data_field(spec), f"cannot list the dataset's splits: {_one_line(error)}") from None
+        raise FieldProblem(_data_field(spec), f"cannot list the dataset's splits: {one_line(error)}") from None
     known = builder.info.splits or {}
     splits = {
         str(g.name): _known_rows(known, str(g.name)) or _parquet_rows(builder, g, download_config) for g in generators
@@ -264,30 +265,16 @@ def column_problems(spec: DatasetSpec, modality: str, facts: DatasetFacts) -> li
                     + suggest(column, columns),
                 )
             )
+    adapter = modality_adapter(modality)
     for field_name in ("input_column", "second_input_column"):
         column = wanted.get(field_name)
-        if column in features and not _input_type_ok(features[column], modality):
+        if column in features and not adapter.input_type_ok(features[column]):
             problems.append(
-                FieldProblem(field_name, f"column {column!r} is {features[column]!r}; {_INPUT_NEEDS[modality]}")
+                FieldProblem(field_name, f"column {column!r} is {features[column]!r}; {adapter.input_needs}")
             )
     if spec.label_column in features:
         problems += _label_problems(spec, features[spec.label_column])
     return problems
-
-
-_INPUT_NEEDS = {
-    "vision": "a vision task needs an Image column",
-    "audio": "an audio task needs an Audio column",
-    "text": "a text task needs a string column",
-}
-
-
-def _input_type_ok(feature: Any, modality: str) -> bool:
-    if modality == "vision":
-        return isinstance(feature, datasets.Image)
-    if modality == "audio":
-        return isinstance(feature, datasets.Audio)
-    return isinstance(feature, datasets.Value) and feature.dtype in TEXT_DTYPES
 
 
 def _label_problems(spec: DatasetSpec, feature: Any) -> list[FieldProblem]:

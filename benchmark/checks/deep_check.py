@@ -32,10 +32,6 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.checks.checkpoint_check import (
-    inspect_timm_checkpoint,
-    inspect_transformers_checkpoint,
-)
 from benchmark.checks.dataset_check import (
     column_problems,
     describe_dataset,
@@ -51,6 +47,7 @@ from benchmark.checks.facts import (
     Progress,
 )
 from benchmark.data.loading import expand_assets
+from benchmark.specs.adapter_registry import library_adapter
 from benchmark.specs.registry import Registry, SpecError
 from benchmark.specs.schema import DatasetSpec, ModelSpec, TaskSpec
 
@@ -197,10 +194,8 @@ class _Checker:
             self.progress(f"deep check: {model.library} checkpoint {checkpoint!r} (model {model.id!r})")
             self.report.checkpoints_checked += 1
             try:
-                if model.library == "timm":
-                    self._checkpoints[key] = inspect_timm_checkpoint(checkpoint)
-                else:
-                    self._checkpoints[key] = inspect_transformers_checkpoint(checkpoint, model.revision, model.modality)
+                library = library_adapter(model.library)
+                self._checkpoints[key] = library.inspect_checkpoint(checkpoint, model.revision, model.modality)
             except FieldProblem as problem:
                 self._checkpoints[key] = [problem]
             except FieldProblems as found:

@@ -1,9 +1,11 @@
-"""Shared by the parts of the deep check: located problems, and what was found about a dataset or a checkpoint."""
+"""Shared by the parts of the deep check (and the library adapters' checkpoint checks): located problems, and what
+was found about a dataset or a checkpoint."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 
@@ -31,6 +33,11 @@ LOCAL_PREFIXES = ("/", "./", "../", "~")
 
 
 Progress = Callable[[str], None]
+
+
+def looks_local(checkpoint: str) -> bool:
+    """Whether a checkpoint names a folder (a path, or an existing directory) rather than a hub name."""
+    return checkpoint.startswith(LOCAL_PREFIXES) or Path(checkpoint).is_dir()
 
 
 class FieldProblem(Exception):
@@ -71,6 +78,7 @@ class CheckpointFacts:
     hop_length: int | None = None
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
+    """An error's first two non-empty lines as one (library errors can run to pages)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return " ".join(lines[:2]) or type(error).__name__

@@ -1,4 +1,5 @@
-"""Per-modality collate functions: raw dataset rows in, model-ready tensors out.
+"""Per-modality collate functions: raw dataset rows in, model-ready tensors out (each modality's adapter in
+`benchmark.adapters` picks and configures its own).
 
 Preprocessing follows each library's own convention: images use the transform from the timm data config
 resolved from the model, text uses the checkpoint's tokenizer (dynamic padding, truncation at the task's
@@ -17,6 +18,7 @@ import torch
 
 from benchmark.data.batch import LABEL, Batch
 from benchmark.data.batch import model_inputs as model_inputs  # re-exported: callers import it from here
+from benchmark.specs.adapter_registry import modality_adapter
 from benchmark.specs.schema import TaskSpec
 
 
@@ -82,15 +84,9 @@ class AudioCollator:
 
 
 def make_collator(task: TaskSpec, processor, pad_to_max: bool = False):
-    """The collator for a task's modality, given the model's preprocessing object."""
-    spec = task.dataset
-    if task.modality == "vision":
-        return VisionCollator(vision_transform(processor, task.preprocessing.image_size), spec.input_column)
-    if task.modality == "text":
-        return TextCollator(
-            processor, spec.input_column, spec.second_input_column, task.preprocessing.max_length, pad_to_max
-        )
-    return AudioCollator(processor, spec.input_column, task.preprocessing.clip_seconds)
+    """The collator for a task's modality (its adapter chooses and configures it), given the model's preprocessing
+    object; `pad_to_max` pads variable-length inputs to the task's maximum."""
+    return modality_adapter(task.modality).collator(task, processor, pad_to_max)
 
 
 def vision_transform(data_config: dict, image_size: int | None):

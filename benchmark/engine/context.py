@@ -9,7 +9,7 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from benchmark.data.collate import make_collator, model_inputs
-from benchmark.data.loading import SplitCaps, TaskData, cap_task_data, load_encoded, with_sampling_rate
+from benchmark.data.loading import SplitCaps, TaskData, cap_task_data, load_encoded
 from benchmark.data.preprocessed import PreprocessCache
 from benchmark.engine.features import FeatureCache, FrozenFeatures, frozen_features
 from benchmark.engine.interruption import StopFlag
@@ -17,6 +17,7 @@ from benchmark.engine.search import resolve_grid
 from benchmark.engine.speedups import place_model
 from benchmark.models.complexity import describe_complexity
 from benchmark.models.factory import LoadedModel, ModelError, build_model
+from benchmark.specs.adapter_registry import modality_adapter
 from benchmark.specs.schema import GridSpec, Init, ModelSpec, Protocol, SearchSpec, TaskSpec, TrainingSpec
 
 DEFAULT_TRAINING = TrainingSpec(
@@ -104,7 +105,7 @@ class RunContext:
     def build(self, model: ModelSpec, init: Init, task: TaskSpec, num_labels: int, seed: int) -> LoadedModel:
         """A model variant for a task on the run's device (channels-last for convolutional nets); audio models
         are told the task's clip length (Whisper encoders cut their positional table to it)."""
-        clip_seconds = task.preprocessing.clip_seconds if task.modality == "audio" else None
+        clip_seconds = modality_adapter(task.modality).clip_seconds(task)
         loaded = build_model(
             self.resolve(model, seed) if init == "pretrained" else model,
             init,
@@ -167,7 +168,5 @@ def feature_identity(task: TaskSpec, init: Init, seed: int, loaded: LoadedModel)
 
 
 def for_model(data: TaskData, task: TaskSpec, loaded: LoadedModel) -> TaskData:
-    """A task's data as a model reads it: audio decoded at the model's sampling rate, the rest unchanged."""
-    if task.modality == "audio":
-        return with_sampling_rate(data, task.dataset.input_column, loaded.processor.sampling_rate)
-    return data
+    """A task's data as a model reads it (audio decoded at the model's sampling rate: the modality adapter says)."""
+    return modality_adapter(task.modality).for_model(data, task, loaded.processor)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from benchmark.specs.adapter_registry import library_adapter
 from benchmark.utils.paths import PACKAGE_ROOT
 
 LIBRARIES = ("torch", "timm", "transformers", "datasets", "evaluate", "accelerate", "numpy", "transfer-bench")
@@ -150,14 +151,12 @@ def hub_commit(repo_id: str, revision: str | None = None, repo_type: str = "mode
 def model_hub_commit(library: str, checkpoint: str, revision: str | None, cache_dir: Path | None = None):
     """The hub commit a model spec's checkpoint resolved to (None for local folders and uncached checkpoints).
 
-    A transformers checkpoint is its own repository; a timm name is looked up through its pretrained config
-    (`resnet18.a1_in1k` lives in `timm/resnet18.a1_in1k`), and `hf-hub:org/name` names the repository itself.
+    The library adapter names the repository (`hub_repo`): a transformers checkpoint is its own; a timm name is
+    looked up through its pretrained config (`resnet18.a1_in1k` lives in `timm/resnet18.a1_in1k`).
     """
     if _looks_local(checkpoint):
         return None
-    repo_id = checkpoint
-    if library == "timm":
-        repo_id = _timm_hub_id(checkpoint)
+    repo_id = library_adapter(library).hub_repo(checkpoint)
     return hub_commit(repo_id, revision, "model", cache_dir) if repo_id else None
 
 
@@ -167,19 +166,6 @@ def dataset_hub_commit(path: str, revision: str | None, cache_dir: Path | None =
     if path in LOCAL_DATASET_BUILDERS:
         return None
     return hub_commit(path, revision, "dataset", cache_dir)
-
-
-def _timm_hub_id(name: str) -> str | None:
-    for prefix in ("hf-hub:", "hf_hub:"):
-        if name.startswith(prefix):
-            return name.removeprefix(prefix).split("@")[0]
-    try:
-        import timm
-
-        config = timm.models.get_pretrained_cfg(name)
-    except Exception:  # an unknown name or an older timm: no hub id to report
-        return None
-    return getattr(config, "hf_hub_id", None) if config is not None else None
 
 
 def _looks_local(name: str) -> bool:

@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from accelerate.utils import broadcast_object_list
 from pydantic import BaseModel, ConfigDict
 from tqdm.auto import tqdm
@@ -38,6 +37,7 @@ from benchmark.engine.records import convergence
 from benchmark.engine.shared_output import SharedOutput, read_claim
 from benchmark.metrics.compute import metric_fn
 from benchmark.models.factory import LoadedModel
+from benchmark.specs.adapter_registry import library_adapter
 from benchmark.specs.schema import ModelSpec, TaskSpec
 from benchmark.utils.atomic import atomic_write_text
 from benchmark.utils.naming import safe_component
@@ -249,14 +249,6 @@ def _save_checkpoint(model: ModelSpec, loaded: LoadedModel, target: Path) -> Non
     """Save the trained network in its library's standard folder layout, swapped into place whole."""
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    network = loaded.network.network
-    if model.library == "timm":
-        import timm.models
-
-        network.to(memory_format=torch.contiguous_format)  # safetensors stores contiguous tensors only
-        timm.models.save_for_hf(network, str(staging), safe_serialization=True)
-    else:
-        network.save_pretrained(staging)
-        loaded.processor.save_pretrained(staging)
+    library_adapter(model.library).save(loaded.network.network, loaded.processor, staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

@@ -31,18 +31,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.results.schema import Candidate, GridExtension
+from benchmark.specs.adapter_registry import LIBRARIES, library_adapter
 from benchmark.specs.schema import GridSpec, Init, Library, Protocol, SearchSpec
 from benchmark.utils.atomic import atomic_write_text
 
-# Library defaults when a suite names no grid: AdamW rates around each family's usual fine-tuning rate (the
-# transformers literature's 1e-5..1e-4; a decade higher for conv nets, as SFDA's grid for them), higher again
-# for from-scratch training, and decoupled weight decay at two strengths.
-DEFAULT_GRIDS: dict[tuple[Library, Init], GridSpec] = {
-    ("timm", "pretrained"): GridSpec(learning_rate=[1e-4, 3e-4, 1e-3, 3e-3], weight_decay=[0.01, 0.1]),
-    ("timm", "scratch"): GridSpec(learning_rate=[3e-4, 1e-3, 3e-3, 1e-2], weight_decay=[0.01, 0.1]),
-    ("transformers", "pretrained"): GridSpec(learning_rate=[1e-5, 3e-5, 1e-4, 3e-4], weight_decay=[0.01, 0.1]),
-    ("transformers", "scratch"): GridSpec(learning_rate=[1e-4, 3e-4, 1e-3, 3e-3], weight_decay=[0.01, 0.1]),
+DEFAULT_GRIDS: dict[tuple[str, Init], GridSpec] = {
+    (name, init): grid for name in LIBRARIES.names() for init, grid in library_adapter(name).default_grids.items()
 }
+"""The library adapters' default fine-tune grids by (library, init), as registered when this module was imported (the
+speed script reads them; a run asks the registry, so a library registered later has its own)."""
 DEFAULT_PROBE_GRID = GridSpec(learning_rate=[1e-3, 1e-2], weight_decay=[0.0, 0.3, 3.0, 30.0])
 
 
@@ -56,7 +53,7 @@ def resolve_grid(
     for search in (task_search, suite_search):
         if search is not None and getattr(search, attribute) is not None:
             return getattr(search, attribute)
-    return DEFAULT_PROBE_GRID if protocol == "linear_probe" else DEFAULT_GRIDS[library, init]
+    return DEFAULT_PROBE_GRID if protocol == "linear_probe" else library_adapter(library).default_grids[init]
 
 
 def expand_grid(grid: GridSpec) -> list[dict[str, float]]:

@@ -23,6 +23,7 @@ from benchmark.engine.context import RunContext, for_model
 from benchmark.estimators.task_distance import METHODS, measure_distances, similarity_matrix
 from benchmark.models.factory import LoadedModel, build_model
 from benchmark.results.schema import SimilarityResult
+from benchmark.specs.adapter_registry import modality_adapter
 from benchmark.specs.registry import ResolvedSuite
 from benchmark.specs.schema import ModelSpec, TaskSpec
 
@@ -49,7 +50,7 @@ def _measure(
 ) -> SimilarityResult | None:
     # Features do not depend on the classification head, so one build of the encoder serves every task; audio
     # encoders of a fixed input length (Whisper) are fitted to the tasks' clip length when the tasks agree on one.
-    clips = {task.preprocessing.clip_seconds for task in tasks} if modality == "audio" else set()
+    clips = {modality_adapter(modality).clip_seconds(task) for task in tasks}
     loaded = build_model(
         context.resolve(encoder),
         "pretrained",

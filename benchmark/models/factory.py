@@ -1,15 +1,13 @@
 """Build models through each library's own factory, pretrained or from scratch.
 
-- timm: `timm.create_model` (a local directory is read as `local-dir:<path>`); the model's resolved data config
-  gives the image transform. A pretrained checkpoint keeps its source classifier aside, so LEEP and NCE can use
-  its source-class predictions, and gets a new head with the task's class count.
-- transformers: `AutoModelForSequenceClassification` for text and `AutoModelForAudioClassification` for audio,
-  with the checkpoint's tokenizer or feature extractor. A Whisper checkpoint (`model_type` "whisper") becomes the
-  encoder of `WhisperForAudioClassification`; given the task's `clip_seconds`, its positional table and its
-  feature extractor are cut from 30 s to the clip (the encoder accepts exactly its table's length), as the
-  offline demo does when it prepares its Whisper asset (`benchmark.assets.whisper_ct2`).
-- `scratch` builds the same architecture from its config with random weights (seeded), so reuse is measured as
-  gain over an identical network trained under the identical budget.
+The spec's library adapter (`benchmark.adapters`: timm's `create_model`, transformers' Auto classes of the task's
+modality) builds the network and its preprocessing object; this module seeds it, casts it to the spec's dtype and
+names the checkpoint in any error. A Whisper checkpoint (`model_type` "whisper") becomes the encoder of
+`WhisperForAudioClassification`; given the task's `clip_seconds`, its positional table and its feature extractor
+are cut from 30 s to the clip (the encoder accepts exactly its table's length, helpers below), as the offline demo
+does when it prepares its Whisper asset (`benchmark.assets.whisper_ct2`). `scratch` builds the same architecture
+from its config with random weights (seeded), so reuse is measured as gain over an identical network trained under
+the identical budget.
 
 Every model is wrapped (`benchmark.models.wrappers`) so the loop sees one interface: `forward(inputs) -> logits` and
 `features(inputs) -> pooled embedding` (what a linear probe and the transferability estimators read).
@@ -17,18 +15,18 @@ Every model is wrapped (`benchmark.models.wrappers`) so the loop sees one interf
 
 from __future__ import annotations
 
-import copy
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 from torch import nn
 
 from benchmark.data.loading import expand_assets
-from benchmark.models.wrappers import HFTransferModel, TimmTransferModel, TransferModel
+from benchmark.models.wrappers import HFTransferModel as HFTransferModel  # re-exported: perf/speed.py imports it
+from benchmark.models.wrappers import TimmTransferModel as TimmTransferModel  # likewise
+from benchmark.models.wrappers import TransferModel
+from benchmark.specs.adapter_registry import library_adapter
 from benchmark.specs.schema import Init, ModelSpec
 
 WHISPER_MODEL_TYPE = "whisper"
@@ -66,16 +64,12 @@ def build_model(
     Checkpoint code runs when the run (`--trust-remote-code`) or the model's spec asks for it; the weights are cast
     to the spec's `dtype`, if any.
     """
+    library = library_adapter(spec.library)
     checkpoint = expand_assets(spec.checkpoint, assets_dir)
     trust_remote_code = trust_remote_code or spec.trust_remote_code
     torch.manual_seed(seed)
     try:
-        if spec.library == "timm":
-            network, processor = _build_timm(checkpoint, init, num_labels)
-        else:
-            network, processor = _build_transformers(
-                spec, checkpoint, init, num_labels, trust_remote_code, clip_seconds
-            )
+        network, processor = library.build(spec, checkpoint, init, num_labels, trust_remote_code, clip_seconds)
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         raise ModelError(
             f"model {spec.id!r}: cannot build {spec.library} checkpoint {checkpoint!r}: {error}"
@@ -83,54 +77,6 @@ def build_model(
     if spec.dtype is not None:
         network.to(getattr(torch, spec.dtype))
     return LoadedModel(network=network, processor=processor, checkpoint=checkpoint, revision=spec.revision)
-
-
-def _build_timm(checkpoint: str, init: Init, num_labels: int) -> tuple[TransferModel, Any]:
-    name = f"local-dir:{checkpoint}" if os.path.isdir(checkpoint) else checkpoint
-    if init == "scratch":
-        network = timm.create_model(name, pretrained=False, num_classes=num_labels)
-        source_classifier = None
-    else:
-        network = timm.create_model(name, pretrained=True)
-        source_classifier = copy.deepcopy(network.get_classifier()) if network.num_classes > 0 else None
-        network.reset_classifier(num_labels)
-    return TimmTransferModel(network, source_classifier), timm.data.resolve_data_config(model=network)
-
-
-def _build_transformers(
-    spec: ModelSpec,
-    checkpoint: str,
-    init: Init,
-    num_labels: int,
-    trust_remote_code: bool,
-    clip_seconds: float | None = None,
-) -> tuple[TransferModel, Any]:
-    import transformers
-
-    if spec.modality == "vision":
-        raise ModelError(f"model {spec.id!r}: vision models are built with library 'timm'")
-    text = spec.modality == "text"
-    auto_model = (
-        transformers.AutoModelForSequenceClassification if text else transformers.AutoModelForAudioClassification
-    )
-    auto_processor = transformers.AutoTokenizer if text else transformers.AutoFeatureExtractor
-    options = {"revision": spec.revision, "trust_remote_code": trust_remote_code}
-    processor = auto_processor.from_pretrained(checkpoint, **options)
-    # For a Whisper config the audio auto class is WhisperForAudioClassification: the encoder, a projector and a
-    # classifier; the decoder weights of a hub checkpoint are left unused.
-    config = transformers.AutoConfig.from_pretrained(checkpoint, num_labels=num_labels, **options)
-    if init == "scratch":
-        network = auto_model.from_config(config, trust_remote_code=trust_remote_code)
-    else:
-        network = auto_model.from_pretrained(checkpoint, num_labels=num_labels, ignore_mismatched_sizes=True, **options)
-    if text and processor.pad_token is None:
-        processor.pad_token = processor.eos_token
-        network.config.pad_token_id = processor.pad_token_id
-    if not text and config.model_type == WHISPER_MODEL_TYPE and clip_seconds is not None:
-        positions = whisper_clip_positions(clip_seconds, processor.sampling_rate, processor.hop_length)
-        cut_whisper_positions(network, positions)
-        fit_whisper_feature_extractor(processor, clip_seconds)
-    return HFTransferModel(network), processor
 
 
 def whisper_clip_positions(clip_seconds: float, sampling_rate: int = 16000, hop_length: int = 160) -> int:

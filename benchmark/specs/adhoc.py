@@ -12,7 +12,7 @@ The id names the model's result folder, so it is derived from the name determini
 name, the hub id with `/` as `--`, the folder's name), and can be given explicitly with `ID=` where two would
 clash. The library and modality are inferred: timm is vision; a transformers model is audio when its
 `model_type` has an audio feature extractor (a `SequenceFeatureExtractor`, as Wav2Vec2, HuBERT and Whisper
-do), else text.
+do), else text. Each library adapter reads its own forms (`cli_form`, `hub_model`, `folder_model`).
 
 `--model-args KEY=VALUE[,KEY=VALUE]` after a `--model` sets that model's options, the fields a suite file's model
 entry has: `revision` (transformers checkpoints), `dtype` (float32, bfloat16, float16) and `trust_remote_code`
@@ -25,19 +25,22 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from benchmark.specs.adapter_registry import LIBRARIES, library_adapter
 from benchmark.specs.registry import SpecError
-from benchmark.specs.schema import ID_PATTERN, Modality, ModelSpec
+from benchmark.specs.schema import ID_PATTERN, ModelSpec
 from benchmark.utils.naming import safe_component, suggest
+
+if TYPE_CHECKING:  # types only: the library adapters import this module
+    from benchmark.adapters.base import LibraryAdapter
 
 FLAG = "--model"
 ARGS_FLAG = "--model-args"
 MODEL_ARGS = ("revision", "dtype", "trust_remote_code")
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
-TIMM_PREFIX = "timm:"
-HF_PREFIX = "hf:"
 CONFIG_FILE = "config.json"
 _EXPLICIT_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")
 
@@ -85,15 +88,17 @@ def parse_model(value: str, model_args: str | None = None) -> ModelSpec:
     explicit = _EXPLICIT_ID.match(value)
     model_id, name = (explicit.group(1), explicit.group(2)) if explicit else (None, value)
     options = parse_model_args(value, model_args)
-    if name.startswith(HF_PREFIX) and "@" in name:
-        name, revision = name.rsplit("@", 1)
-        if "revision" in options and options["revision"] != revision:
-            raise SpecError([f"{FLAG} {value!r}: revision {revision!r} and {ARGS_FLAG} revision={options['revision']}"])
-        options["revision"] = revision
-    if name.startswith(TIMM_PREFIX):
-        spec = _timm_hub_model(value, model_id, name.removeprefix(TIMM_PREFIX))
-    elif name.startswith(HF_PREFIX):
-        spec = _transformers_hub_model(value, model_id, name.removeprefix(HF_PREFIX), options)
+    library = next((adapter for adapter in _libraries() if name.startswith(adapter.cli_prefix)), None)
+    if library is not None:
+        name = name.removeprefix(library.cli_prefix)
+        if library.reads_revision and "@" in name:
+            name, revision = name.rsplit("@", 1)
+            if "revision" in options and options["revision"] != revision:
+                raise SpecError(
+                    [f"{FLAG} {value!r}: revision {revision!r} and {ARGS_FLAG} revision={options['revision']}"]
+                )
+            options["revision"] = revision
+        spec = library.hub_model(value, model_id, name, options)
     elif Path(name).expanduser().is_dir():
         spec = local_model(Path(name).expanduser(), model_id)
     else:
@@ -120,8 +125,9 @@ def parse_model_args(value: str, text: str | None) -> dict[str, str | bool]:
 def with_options(value: str, spec: ModelSpec, options: dict[str, str | bool]) -> ModelSpec:
     """`spec` with its `--model-args`, validated as a suite file's model entry is; a revision only where the
     library reads one (transformers)."""
-    if options.get("revision") and spec.library != "transformers":
-        raise SpecError([f"{FLAG} {value!r}: a revision applies to transformers hub checkpoints, not {spec.library}"])
+    if options.get("revision") and not library_adapter(spec.library).reads_revision:
+        readers = ", ".join(adapter.name for adapter in _libraries() if adapter.reads_revision)
+        raise SpecError([f"{FLAG} {value!r}: a revision applies to {readers} hub checkpoints, not {spec.library}"])
     try:
         return ModelSpec.model_validate({**spec.model_dump(exclude_unset=True), **options})
     except ValidationError as error:
@@ -141,8 +147,8 @@ def _flag(where: str, raw: str) -> bool:
 def _not_a_model(value: str, name: str) -> SpecError:
     return SpecError(
         [
-            f"{FLAG} {value!r}: expected timm:<name>, hf:<hub id> or a checkpoint folder"
-            + (" (no such folder)" if "/" in name or name.startswith(".") else "")
+            f"{FLAG} {value!r}: expected {', '.join(library.cli_form for library in _libraries())} or a checkpoint "
+            "folder" + (" (no such folder)" if "/" in name or name.startswith(".") else "")
         ]
     )
 
@@ -166,48 +172,19 @@ def local_model(folder: Path, model_id: str | None = None) -> ModelSpec:
     if not isinstance(config, dict):
         raise SpecError([f"{where}: {CONFIG_FILE} is not a JSON object"])
     model_id = model_id or derive_id(folder.name)
-    if "model_type" in config:
-        modality = transformers_modality(str(config["model_type"]))
-        return ModelSpec(id=model_id, library="transformers", checkpoint=str(folder), modality=modality)
-    if "architecture" in config:
-        return ModelSpec(id=model_id, library="timm", checkpoint=str(folder), modality="vision")
+    libraries = _libraries()
+    for library in libraries:
+        if (spec := library.folder_model(folder, config, model_id)) is not None:
+            return spec
+    markers = " nor ".join(library.folder_marker for library in libraries)
     raise SpecError(
         [
-            f"{where}: {CONFIG_FILE} names neither a timm `architecture` nor a transformers `model_type`; "
-            "expected a folder saved by timm (save_for_hf / push_to_hf_hub) or by transformers (save_pretrained)"
+            f"{where}: {CONFIG_FILE} names neither {markers}; expected a folder saved by "
+            + " or ".join(library.name for library in libraries)
         ]
     )
 
 
-def transformers_modality(model_type: str) -> Modality:
-    """audio when the model type's feature extractor is an audio one (a `SequenceFeatureExtractor`), else text."""
-    import transformers
-    from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
-
-    extractor = getattr(transformers, FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type) or "", None)
-    is_audio = isinstance(extractor, type) and issubclass(extractor, transformers.SequenceFeatureExtractor)
-    return "audio" if is_audio else "text"
-
-
-def _timm_hub_model(value: str, model_id: str | None, name: str) -> ModelSpec:
-    import timm
-
-    hub_id = name.removeprefix("hf-hub:").removeprefix("hf_hub:")
-    if hub_id == name and not timm.is_model(name):
-        raise SpecError([f"{FLAG} {value!r}: timm has no model {name!r}{suggest(name, timm.list_models())}"])
-    return ModelSpec(id=model_id or derive_id(hub_id), library="timm", checkpoint=name, modality="vision")
-
-
-def _transformers_hub_model(value: str, model_id: str | None, hub_id: str, options: dict) -> ModelSpec:
-    """A transformers hub checkpoint; its config (from the hub or the local hub cache, at the revision asked for)
-    says its modality."""
-    import transformers
-
-    try:
-        config = transformers.AutoConfig.from_pretrained(
-            hub_id, revision=options.get("revision"), trust_remote_code=bool(options.get("trust_remote_code"))
-        )
-    except (OSError, ValueError) as error:
-        raise SpecError([f"{FLAG} {value!r}: cannot read the checkpoint's config: {error}"]) from None
-    modality = transformers_modality(config.model_type)
-    return ModelSpec(id=model_id or derive_id(hub_id), library="transformers", checkpoint=hub_id, modality=modality)
+def _libraries() -> list[LibraryAdapter]:
+    """Every registered library adapter, in name order."""
+    return [library_adapter(name) for name in LIBRARIES.names()]

@@ -7,9 +7,10 @@ message per problem, naming the file and the field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,11 +22,14 @@ from pydantic import (
     model_validator,
 )
 
+from benchmark.specs.adapter_registry import LIBRARIES, MODALITIES
 from benchmark.utils.naming import architecture_name
 
-Modality = Literal["vision", "text", "audio"]
+Modality = Annotated[str, AfterValidator(MODALITIES.check)]
+"""A registered modality adapter's name (`benchmark.specs.adapter_registry`)."""
 Protocol = Literal["finetune", "linear_probe"]
-Library = Literal["timm", "transformers"]
+Library = Annotated[str, AfterValidator(LIBRARIES.check)]
+"""A registered library adapter's name."""
 Init = Literal["pretrained", "scratch"]
 Precision = Literal["no", "fp16", "bf16"]
 
