@@ -24,7 +24,8 @@ f. an 8-configuration linear-probe grid (`train_heads` with 8 heads) against one
 Why it exists: the suite wraps a training loop, a search, estimators and a leaderboard around the libraries;
 this says what that wrapping costs on the machine at hand, with the baseline measured in the same process and
 minute. Training figures are medians over repeats that alternate suite and baseline, because shared machines are
-noisy; each part also prints how many cores the process actually got, which exposes contention.
+noisy; each part also prints how many cores the process actually got, which exposes contention. The GPU part is
+`perf/gpu.py`, its own entry point: this script needs `datasets`, which a GPU image may lack.
 """
 
 from __future__ import annotations
