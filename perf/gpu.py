@@ -38,6 +38,7 @@ import json
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +70,14 @@ COMPILED_LOOPS = ("plain compile", "suite compile")
 
 @dataclass(frozen=True)
 class GpuCase:
-    """A network wrapped as the suite wraps it, its batch size, and synthetic model inputs for it."""
+    """A network wrapped as the suite wraps it, its batch size, synthetic model inputs for it, and whether it is
+    convolutional (then it also trains channels-last in a plain loop)."""
 
     name: str
     batch_size: int
     build: Callable[[], TransferModel]
     inputs: Callable[[int, torch.Generator, torch.device], Batch]
+    convolutional: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Measurement:
     loop: str
     examples_per_s: float | None = None
     mfu: float | None = None
+    flops_per_example: float | None = None  # forward, the suite's count
     peak_bytes: int | None = None
     warmup_s: float | None = None  # plain loops: the warm-up steps, compilation included
     compile_s: float | None = None  # suite compile: what the loop counted as compilation
@@ -163,7 +167,7 @@ def _waves(samples: int) -> Callable[[int, torch.Generator, torch.device], Batch
 
 
 CASES = {
-    "resnet50": GpuCase("ResNet-50 224 px", 256, _timm("resnet50"), _images(224)),
+    "resnet50": GpuCase("ResNet-50 224 px", 256, _timm("resnet50"), _images(224), convolutional=True),
     "vit_b16": GpuCase("ViT-B/16 224 px", 256, _timm("vit_base_patch16_224"), _images(224)),
     "bert_base": GpuCase("BERT-base 128 tokens", 256, _bert_base, _tokens(128)),
     "wav2vec2_base": GpuCase("Wav2Vec2-base 1 s", 64, _wav2vec2_base, _waves(16_000)),
@@ -252,7 +256,7 @@ def plain_loop(case: GpuCase, data: CaseData, device: torch.device, settings: Se
     with peak_memory(device, measurement):
         model = seeded_model(case).to(device)
         inputs = data.inputs
-        if loop != "plain eager" and is_convolutional(model):
+        if loop != "plain eager" and case.convolutional:
             model.to(memory_format=torch.channels_last)
             inputs = {
                 k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in inputs.items()
@@ -309,8 +313,15 @@ def suite_loop(case: GpuCase, data: CaseData, accelerator: Accelerator, settings
     return measurement
 
 
-def is_convolutional(model: nn.Module) -> bool:
-    return any(isinstance(module, nn.Conv2d) for module in model.modules())
+def run_loop(case: GpuCase, data: CaseData, accelerator: Accelerator, settings: Settings, loop: str) -> Measurement:
+    """One loop of one network, with its MFU."""
+    if loop in PLAIN_LOOPS:
+        measurement = plain_loop(case, data, accelerator.device, settings, loop)
+    else:
+        measurement = suite_loop(case, data, accelerator, settings, loop)
+    measurement.flops_per_example = data.flops_per_example
+    measurement.mfu = 3 * data.flops_per_example * measurement.examples_per_s / settings.peak_flops
+    return measurement
 
 
 def _timed(device: torch.device, work: Callable[[], object]) -> float:
@@ -328,35 +339,38 @@ def _accuracy(predictions: list[int], references: list[int]) -> dict[str, float]
 # --- the run ------------------------------------------------------------------------------------------------------
 
 
-def planned_runs(case_names: list[str], convolutional: dict[str, bool], compile: bool = True) -> list[tuple[str, str]]:
+def planned_runs(cases: dict[str, GpuCase], compile: bool = True) -> list[tuple[str, str]]:
     """(case, loop) in the order they run: every eager loop of every network first, then compiled pairs."""
-    eager = [(name, loop) for name in case_names for loop in EAGER_LOOPS]
-    compiled = [(name, loop) for name in case_names for loop in COMPILED_LOOPS] if compile else []
-    return [(name, loop) for name, loop in eager + compiled if loop != "plain channels_last" or convolutional[name]]
+    eager = [(name, loop) for name in cases for loop in EAGER_LOOPS]
+    compiled = [(name, loop) for name in cases for loop in COMPILED_LOOPS] if compile else []
+    return [
+        (name, loop) for name, loop in eager + compiled if loop != "plain channels_last" or cases[name].convolutional
+    ]
 
 
 def measure(
     cases: dict[str, GpuCase], accelerator: Accelerator, settings: Settings, report: Report
 ) -> list[Measurement]:
-    """Every planned loop of `cases` that starts within the budget; the others are recorded as skipped."""
+    """Every planned loop of `cases` that starts within the budget; the others are recorded as skipped, and so is a
+    loop that fails (its traceback on stderr), so that one run on a borrowed GPU brings back all it can."""
     device, started = accelerator.device, time.perf_counter()
     data: dict[str, CaseData] = {}
-    convolutional = {name: is_convolutional(seeded_model(case)) for name, case in cases.items()}
-    for name, loop in planned_runs(list(cases), convolutional, settings.compile):
+    for name, loop in planned_runs(cases, settings.compile):
         case = cases[name]
         if time.perf_counter() - started > settings.budget_s:
             report.add(
                 Measurement(case.name, loop, skipped=f"not started: the {settings.budget_s:g} s budget had passed")
             )
             continue
-        if name not in data:
-            data = {name: case_data(case, device, settings)}  # one network's inputs on the device at a time
         release(device)
-        if loop in PLAIN_LOOPS:
-            measurement = plain_loop(case, data[name], device, settings, loop)
-        else:
-            measurement = suite_loop(case, data[name], accelerator, settings, loop)
-        measurement.mfu = 3 * data[name].flops_per_example * measurement.examples_per_s / settings.peak_flops
+        try:
+            if name not in data:
+                data = {name: case_data(case, device, settings)}  # one network's inputs on the device at a time
+            measurement = run_loop(case, data[name], accelerator, settings, loop)
+        except Exception as error:  # any failure of one loop (out of memory, a compiler error) must not end the run
+            traceback.print_exc()
+            measurement = Measurement(case.name, loop, skipped=f"failed: {type(error).__name__}: {error}"[:300])
+            accelerator.free_memory()
         report.add(measurement)
     release(device)
     return report.measurements

@@ -69,7 +69,7 @@ def _tiny_bert() -> HFTransferModel:
 
 
 TINY_CASES = {
-    "conv": gpu.GpuCase("tiny ResNet", 4, _tiny_resnet, gpu._images(16)),
+    "conv": gpu.GpuCase("tiny ResNet", 4, _tiny_resnet, gpu._images(16), convolutional=True),
     "text": gpu.GpuCase("tiny BERT", 4, _tiny_bert, gpu._tokens(8)),
 }
 EAGER = gpu.Settings(warmup=1, steps=2, bf16=False, compile=False)
@@ -105,7 +105,7 @@ def test_every_eager_loop_measures_throughput_and_utilisation_and_the_table_comp
 
 
 def test_compiled_loops_come_after_every_eager_one_in_pairs():
-    planned = gpu.planned_runs(["conv", "text"], {"conv": True, "text": False})
+    planned = gpu.planned_runs(TINY_CASES)
     assert planned[-4:] == [
         ("conv", "plain compile"),
         ("conv", "suite compile"),
@@ -120,3 +120,15 @@ def test_loops_that_would_start_after_the_budget_are_reported_skipped():
     report = gpu.Report({}, {})
     measurements = gpu.measure(TINY_CASES, Accelerator(cpu=True), settings, report)
     assert measurements and all(m.skipped and m.examples_per_s is None for m in measurements)
+
+
+def _unbuildable() -> HFTransferModel:
+    raise RuntimeError("CUDA out of memory (a stand-in)")
+
+
+def test_a_loop_that_fails_is_reported_and_the_others_still_run():
+    cases = {"broken": gpu.GpuCase("broken", 4, _unbuildable, gpu._tokens(8)), "text": TINY_CASES["text"]}
+    measurements = gpu.measure(cases, Accelerator(cpu=True), EAGER, gpu.Report({}, {}))
+    broken = [m for m in measurements if m.case == "broken"]
+    assert broken and all("failed: RuntimeError: CUDA out of memory" in m.skipped for m in broken)
+    assert all(m.examples_per_s > 0 for m in measurements if m.case == "tiny BERT")
