@@ -152,6 +152,15 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     )
     behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
     behaviour.add_argument(
+        "--similarity-encoder",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="also measure task similarity in this fixed encoder's features (a --model value; its modality is read "
+        "from it), written beside the suite encoder's as a check: how much the encoder choice moves the distances "
+        "and the similarity-predicts-reuse verdict; repeatable",
+    )
+    behaviour.add_argument(
         "--log-samples",
         action="store_true",
         help="write each cell's test predictions (example id, prediction, reference, label names, class "
@@ -238,12 +247,27 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
     if problem := missing_tracker(args.report_to):
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_SPEC_ERROR
+    if found := _similarity_encoder_problems(args.similarity_encoder):
+        return _report_spec_error(SpecError(found))
     from benchmark.engine.suite import run_suite
 
     try:
         return run_suite(registry, args)
     except SpecError as error:
         return _report_spec_error(error)
+
+
+def _similarity_encoder_problems(values: list[str]) -> list[str]:
+    """What is wrong with the `--similarity-encoder` values, before any work."""
+    from benchmark.specs.adhoc import parse_model
+
+    problems = []
+    for value in values:
+        try:
+            parse_model(value)
+        except SpecError as error:
+            problems += [f"--similarity-encoder {value!r}: {problem}" for problem in error.problems]
+    return problems
 
 
 def _used_ids(registry, args: argparse.Namespace) -> set[str]:

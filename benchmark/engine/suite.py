@@ -71,7 +71,7 @@ from benchmark.results.publish import publishable
 from benchmark.results.samples import samples_path, write_samples
 from benchmark.results.schema import CellResult, ResultFileError
 from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
-from benchmark.specs.adhoc import parse_models
+from benchmark.specs.adhoc import parse_model, parse_models
 from benchmark.specs.registry import Registry
 from benchmark.specs.schema import TrainingSpec
 from benchmark.utils.console import configure_console, progress_bars_drawn
@@ -251,7 +251,7 @@ def _build_final_stage(suite, context: RunContext, args: argparse.Namespace, job
                 print(f"leaderboard: {waiting if stage.pending else 'already up to date'}")
             return True
         if not args.no_similarity:
-            _record_similarity(suite, context, args.output_dir)
+            _record_similarity(suite, context, args.output_dir, args.similarity_encoder)
         if accelerator.is_main_process:
             from benchmark.report.leaderboard import LeaderboardError
 
@@ -377,11 +377,13 @@ def _path(output_dir: Path, cell: Cell) -> Path:
     return result_path(output_dir, cell.suite, cell.model.id, cell.init, cell.task.task, cell.protocol, cell.seed)
 
 
-def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
+def _record_similarity(suite, context: RunContext, output_dir: Path, check_encoders: list[str]) -> None:
     """Task-similarity files for the suite's tasks that have result files in the output folder (this run's and
-    earlier runs', whose features are cached); a failure here is reported and never loses cell results."""
+    earlier runs', whose features are cached), in the suite's encoder per modality and in each check encoder
+    (`--similarity-encoder` values); a failure here is reported and never loses cell results."""
     try:
-        records = measure_suite_similarity(with_result_tasks(suite, output_dir), context)
+        checks = [parse_model(value) for value in check_encoders]
+        records = measure_suite_similarity(with_result_tasks(suite, output_dir), context, checks)
     except OSError as error:
         if is_disk_gone(error):
             raise  # the final stage's guard reports it in one line
@@ -394,7 +396,8 @@ def _record_similarity(suite, context: RunContext, output_dir: Path) -> None:
         return
     if context.accelerator.is_main_process:
         for record in records:
-            write_result(similarity_path(output_dir, record.suite, record.modality), record)
+            check = record.encoder if record.role == "check" else None
+            write_result(similarity_path(output_dir, record.suite, record.modality, check), record)
 
 
 def with_result_tasks(suite, output_dir: Path):

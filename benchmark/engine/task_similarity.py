@@ -7,13 +7,17 @@ modality uses one fixed encoder: the suite's first pretrained model of that moda
 leaderboard prints beside each matrix), and a model whose source task is known (the task of its `pretrain`
 stage, or its declared `pretraining_sample`) gets its source-to-target distances measured the same way: the
 source's train split, embedded by the same encoder, against each task's.
-The result is one `SimilarityResult` file per (suite, modality), read by the leaderboard.
+The result is one `SimilarityResult` file per (suite, modality), read by the leaderboard. Check encoders
+(`--similarity-encoder`) measure the same distances again in other feature spaces, in files of their own
+(`role="check"`): how much the choice of encoder moves the distances and the verdicts built on them.
 
 A task whose data cannot be loaded (`DataError`: an empty file, bad labels) is left out of its modality's matrix
 with one warning line; the other tasks are still measured against each other.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,8 +34,11 @@ from benchmark.specs.schema import ModelSpec, TaskSpec
 SIMILARITY_SEED = 0
 
 
-def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[SimilarityResult]:
-    """One similarity record per modality that has an encoder and two tasks, or a task and a known source."""
+def measure_suite_similarity(
+    suite: ResolvedSuite, context: RunContext, check_encoders: Sequence[ModelSpec] = ()
+) -> list[SimilarityResult]:
+    """One similarity record per modality that has an encoder and two tasks, or a task and a known source; then one
+    per check encoder of such a modality (`role="check"`)."""
     records = []
     for modality in sorted({task.modality for task in suite.tasks}):
         tasks = [t for t in suite.tasks if t.modality == modality]
@@ -40,13 +47,15 @@ def measure_suite_similarity(suite: ResolvedSuite, context: RunContext) -> list[
         if encoders and (len(tasks) >= 2 or source_tasks(suite, modality)):
             # A checkpoint the suite pretrains itself is an encoder only when the modality has no other.
             encoder = next((m for m in encoders if m.pretrain is None), encoders[0])
-            if (record := _measure(suite, modality, encoder, tasks, context)) is not None:
-                records.append(record)
+            for chosen in [encoder, *(m for m in check_encoders if m.modality == modality)]:
+                role = "primary" if chosen is encoder else "check"
+                if (record := _measure(suite, modality, chosen, tasks, context, role)) is not None:
+                    records.append(record)
     return records
 
 
 def _measure(
-    suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[TaskSpec], context
+    suite: ResolvedSuite, modality, encoder: ModelSpec, tasks: list[TaskSpec], context, role: str = "primary"
 ) -> SimilarityResult | None:
     # Features do not depend on the classification head, so one build of the encoder serves every task; audio
     # encoders of a fixed input length (Whisper) are fitted to the tasks' clip length when the tasks agree on one.
@@ -80,6 +89,7 @@ def _measure(
         split_half=split_half,
         source_to_target=_source_to_target(suite_name, encoder, loaded, sources, tasks, embedded, context),
         source_tasks={model_id: source.task for model_id, source in sources.items()},
+        role=role,
     )
 
 

@@ -158,11 +158,17 @@ def _write_figures(results, similarities, out_dir: Path) -> dict[str, list[str]]
         paths = [
             *plots.quality_vs_flops(mine, out_dir),
             *plots.estimator_vs_finetune(mine, out_dir),
-            *plots.similarity_heatmaps([s for s in similarities if s.suite == suite], out_dir),
-            *plots.similarity_vs_gain(mine, [s for s in similarities if s.suite == suite], out_dir),
+            *plots.similarity_heatmaps(_primary(similarities, suite), out_dir),
+            *plots.similarity_vs_gain(mine, _primary(similarities, suite), out_dir),
         ]
         by_suite[suite] = [p.name for p in paths]
     return by_suite
+
+
+def _primary(similarities: list[SimilarityResult], suite: str) -> list[SimilarityResult]:
+    """A suite's similarity records in its own encoders; check encoders' records feed only the similarity-predicts-
+    reuse section, which sets them beside these."""
+    return [s for s in similarities if s.suite == suite and s.role == "primary"]
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,7 @@ def suite_reports(
         replicates = suite_replicates(suite_groups, n_boot)
         found = sections.ranking_tiers(suite_groups, replicates)
         tiers = {(t.task, t.protocol): t for t in found}
-        suite_similarities = [s for s in similarities if s.suite == suite]
+        suite_similarities = _primary(similarities, suite)
         analyses = [
             *sections.separability_section(mine, suite, replicates, found),
             *sections.prediction_section(mine, suite, replicates=replicates),

@@ -6,6 +6,9 @@ verdict with each target left out, and where the negative controls landed.
   verdict below that size says "not detectable here", not "absent".
 * **Leave one target out.** The within-target mean ρ and its permutation p recomputed without each target in
   turn: a finding that one target carries changes sign or loses its p.
+* **Another encoder.** The distances come from one fixed encoder per modality; the same analysis on a check
+  encoder's distances (`--similarity-encoder`) shows how much that choice moves the distances (their rank
+  agreement within each target) and the verdict.
 * **Controls.** A checkpoint whose source task is a negative control (`source_similarity.is_control`, e.g. the
   same inputs with shuffled labels) measures what pretraining buys without the source's labels. It enters no
   correlation; its gain over the untrained architecture (the zero of every gain) and its rank among its family's
@@ -14,11 +17,12 @@ verdict with each target left out, and where the negative controls landed.
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from benchmark.estimators.power import min_detectable_rho_simulated
 from benchmark.estimators.resampling import ALPHA
-from benchmark.estimators.source_similarity import leave_one_target_out
+from benchmark.estimators.source_similarity import Correlation, leave_one_target_out, spearman
 from benchmark.report.sections import format_difference, format_p
 from benchmark.results.aggregate import compare
 
@@ -107,3 +111,71 @@ def control_lines(pairs, replicates) -> list[str]:
         "",
     ]
     return lines
+
+
+def verdict_label(c: Correlation) -> str:
+    """The verdict a correlation supports, in the words of the section's lead paragraph."""
+    if not c.defined:
+        return "no verdict"
+    if c.p_greater < ALPHA:
+        return "similar sources gained more"
+    if c.p_two_sided < ALPHA and c.rho < 0:
+        return "similar sources gained less"
+    return "no evidence"
+
+
+def encoder_lines(encoder: str, analyses, check_analyses) -> list[str]:
+    """The lead correlation in the suite's encoder and in each check encoder, per distance method, with how well
+    each check encoder's distances agree with the suite encoder's (mean over targets of the Spearman ρ between
+    the two encoders' source-to-target distances); none without check encoders."""
+    if not check_analyses:
+        return []
+    by_method = {a.method: a for a in analyses}
+    rows = [_encoder_row(encoder, a, None) for a in analyses]
+    sentences = []
+    for name, check in check_analyses:
+        own = by_method.get(check.method)
+        agreement = _distance_agreement(own, check) if own is not None else float("nan")
+        rows.append(_encoder_row(name, check, agreement))
+        if own is not None:
+            same = "as" if verdict_label(own.lead) == verdict_label(check.lead) else "unlike"
+            sentences.append(
+                f"with `{name}` (`{check.method}`) the {check.lead_name} is {check.lead.rho:.3f} "
+                f"({format_p(check.lead.p_greater, check.lead.exact)} one-sided): {verdict_label(check.lead)}, "
+                f"{same} in the suite encoder; its distances order each target's sources like the suite "
+                f"encoder's at a mean ρ of {agreement:.3f}"
+            )
+    text = "; ".join(sentences)
+    lines = [f"**Another encoder.** {text[:1].upper()}{text[1:]}." if text else "**Another encoder.**"]
+    lines += [
+        "",
+        "| Encoder | Distance | Summary | ρ (similarity, gain) | Pairs | p one-sided | 95 % under gain noise | "
+        "Verdict | Distances vs the suite encoder's (within-target mean ρ) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    return lines
+
+
+def _encoder_row(encoder: str, analysis, agreement: float | None) -> str:
+    c = analysis.lead
+    low, high = c.noise
+    interval = f"[{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else "[n/a]"
+    rho = f"{c.rho:.3f}" if c.defined else "n/a"
+    p = format_p(c.p_greater, c.exact) if c.defined else "—"
+    agree = "(the suite encoder)" if agreement is None else f"{agreement:.3f}" if math.isfinite(agreement) else "n/a"
+    cells = [f"`{encoder}`", f"`{analysis.method}`", analysis.lead_name, rho, str(c.n), p, interval]
+    return "| " + " | ".join([*cells, verdict_label(c), agree]) + " |"
+
+
+def _distance_agreement(own, check) -> float:
+    """Mean over targets of Spearman's ρ between the two encoders' distances from the sources to that target."""
+    mine = {(p.model, p.target): p.distances[own.method] for p in own.pairs}
+    theirs = {(p.model, p.target): p.distances[check.method] for p in check.pairs}
+    per_target = []
+    for target in sorted({t for _, t in mine}):
+        common = sorted(k for k in mine if k[1] == target and k in theirs)
+        rho = spearman([mine[k] for k in common], [theirs[k] for k in common]) if len(common) >= 3 else math.nan
+        per_target += [rho] if math.isfinite(rho) else []
+    return statistics.fmean(per_target) if per_target else math.nan

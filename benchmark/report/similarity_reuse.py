@@ -275,8 +275,9 @@ def similarity_reuse_section(
     score replicates (`aggregate.suite_replicates`), computed with `n_boot` resamples for the groups needed when
     not given. No lines at all when no modality has enough pairs."""
     groups = group_results([r for r in results if r.suite == suite])
-    mine = sorted((s for s in similarities if s.suite == suite), key=lambda s: s.modality)
-    found = {sim.modality: (sim, reuse_pairs(groups, sim)) for sim in mine if sim.source_to_target}
+    mine = sorted((s for s in similarities if s.suite == suite), key=lambda s: (s.modality, s.encoder))
+    primary = [s for s in mine if s.role == "primary"]
+    found = {sim.modality: (sim, reuse_pairs(groups, sim)) for sim in primary if sim.source_to_target}
     if not any(len(_transfer(pairs)) >= MIN_PAIRS for _, pairs in found.values()):
         return []
     lines = [TITLE, "", _intro(), ""]
@@ -293,7 +294,8 @@ def similarity_reuse_section(
         needed = {g.key: g for p in pairs for g in (p.pretrained, p.scratch)}
         if replicates is None or any(key not in replicates for key in needed):
             replicates = {**(replicates or {}), **suite_replicates(needed, n_boot)}
-        lines += _modality_lines(groups, sim, pairs, replicates)
+        checks_of = [s for s in mine if s.role == "check" and s.modality == modality and s.source_to_target]
+        lines += _modality_lines(groups, sim, pairs, replicates, checks_of)
     return lines
 
 
@@ -301,7 +303,25 @@ def _transfer(pairs: list[ReusePair]) -> list[ReusePair]:
     return [p for p in pairs if not p.control]
 
 
-def _modality_lines(groups, sim: SimilarityResult, pairs: list[ReusePair], replicates) -> list[str]:
+def _check_analyses(groups, check_sims: list[SimilarityResult], replicates) -> list[tuple[str, MethodAnalysis]]:
+    """The same analyses on each check encoder's distances: (encoder, analysis) per method it measured."""
+    found = []
+    for check in check_sims:
+        transfer = [
+            p
+            for p in _transfer(reuse_pairs(groups, check))
+            if p.pretrained.key in replicates and p.scratch.key in replicates
+        ]
+        if len(transfer) < MIN_PAIRS:
+            continue
+        replicated = gain_replicates(transfer, replicates)
+        for method in distance_methods(transfer):
+            seed = stable_seed(check.suite, check.modality, check.encoder, method)
+            found.append((check.encoder, analyse(transfer, method, replicated, seed)))
+    return found
+
+
+def _modality_lines(groups, sim: SimilarityResult, pairs: list[ReusePair], replicates, check_sims) -> list[str]:
     transfer = _transfer(pairs)
     replicated = gain_replicates(transfer, replicates)
     methods = distance_methods(transfer)
@@ -314,6 +334,7 @@ def _modality_lines(groups, sim: SimilarityResult, pairs: list[ReusePair], repli
     if power := checks.power_sentence(analyses[0]):
         lines += [power, ""]
     lines += checks.leave_one_out_lines(analyses[0], stable_seed(sim.suite, sim.modality, methods[0], "loto"))
+    lines += checks.encoder_lines(sim.encoder, analyses, _check_analyses(groups, check_sims, replicates))
     lines += _correlation_table(analyses, how)
     lines += _choice_table(analyses, choices)
     lines += checks.control_lines(pairs, replicates)

@@ -274,3 +274,8 @@ class SimilarityResult(BaseModel):
     split_half: dict[str, list[float | None]] = Field(default_factory=dict)
     source_to_target: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)
     source_tasks: dict[str, str] = Field(default_factory=dict, description="Model id -> its source task's id.")
+    role: Literal["primary", "check"] = Field(
+        "primary",
+        description="primary: the suite's fixed encoder, which every analysis uses; check: another fixed encoder "
+        "(`--similarity-encoder`), measured to show how much the choice of encoder moves distances and verdicts.",
+    )

@@ -21,9 +21,10 @@ from benchmark.utils.naming import safe_component, variant_dirname
 SIMILARITY_DIRNAME = "_similarity"
 
 
-def similarity_path(root: Path, suite: str, modality: str) -> Path:
-    """`<root>/<suite>/_similarity/<modality>.json`."""
-    return Path(root) / safe_component(suite) / SIMILARITY_DIRNAME / f"{safe_component(modality)}.json"
+def similarity_path(root: Path, suite: str, modality: str, check_encoder: str | None = None) -> Path:
+    """`<root>/<suite>/_similarity/<modality>.json`, or `<modality>@<encoder>.json` for a check encoder's."""
+    name = safe_component(modality) + (f"@{safe_component(check_encoder)}" if check_encoder else "")
+    return Path(root) / safe_component(suite) / SIMILARITY_DIRNAME / f"{name}.json"
 
 
 def result_path(root: Path, suite: str, model: str, init: Init, task: str, protocol: str, seed: int) -> Path:

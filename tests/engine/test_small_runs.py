@@ -49,3 +49,19 @@ def test_bars_are_drawn_on_a_terminal():
 
     assert configure_console(verbose=True, stream=Terminal()) is True
     assert configure_console(verbose=True, stream=io.StringIO()) is False
+
+
+def test_a_check_encoder_measures_the_same_distances_in_a_file_of_its_own(tiny_tasks, tiny_assets, tmp_path):
+    check = ["--similarity-encoder", f"copy={tiny_assets / 'tiny-bert'}"]
+    assert main(tiny_run_args(tiny_tasks, tiny_assets, tmp_path, "--tasks", "topics", *PROBES_ONLY, *check)) == 0
+    records = {path.name: read_similarity(path) for path in find_similarity_files(tmp_path)}
+    assert sorted(records) == ["text.json", "text@copy.json"]
+    primary, copy = records["text.json"], records["text@copy.json"]
+    assert (primary.role, copy.role, copy.encoder) == ("primary", "check", "copy")
+    assert copy.source_to_target == primary.source_to_target  # the same weights give the same distances
+
+
+def test_a_check_encoder_that_is_not_a_model_stops_the_run_before_any_work(tiny_tasks, tiny_assets, tmp_path, capsys):
+    missing = ["--similarity-encoder", str(tmp_path / "nowhere")]
+    assert main(tiny_run_args(tiny_tasks, tiny_assets, tmp_path / "out", *missing)) == 2
+    assert "--similarity-encoder" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -293,3 +293,30 @@ def test_a_finding_one_target_carries_is_shown_leaving_it_out():
     lines = _section(gains)
     rows = {r[0]: r for r in table_rows(lines, "Target left out")}
     assert rows["t2"][1] == "0.000" and float(rows["t1"][1]) == pytest.approx(0.5)
+
+
+def test_a_check_encoder_is_set_beside_the_suite_encoder_with_its_own_verdict():
+    reversed_distance = {t: {m: 2.0 - d for m, d in row.items()} for t, row in DISTANCE.items()}
+    check = zoo_similarity().model_copy(
+        update={
+            "encoder": "enc2",
+            "role": "check",
+            "source_to_target": {
+                m: {t: {"class_gaussian_ot": reversed_distance[t][m]} for t in TARGETS} for m in MODELS
+            },
+        }
+    )
+    results = zoo_results(monotone())
+    lines = sr.similarity_reuse_section(results, SUITE, [zoo_similarity(), check], n_boot=200)
+    assert lines.count("#### vision") == 1  # the check encoder adds rows, not a second analysis
+    rows = {(r[0], r[1]): r for r in table_rows(lines, "Encoder")}
+    assert rows["`enc`", "`class_gaussian_ot`"][3] == "1.000"
+    assert rows["`enc`", "`class_gaussian_ot`"][7:] == ["similar sources gained more", "(the suite encoder)"]
+    assert rows["`enc2`", "`class_gaussian_ot`"][3] == "-1.000"
+    assert rows["`enc2`", "`class_gaussian_ot`"][7:] == ["similar sources gained less", "-1.000"]
+    sentence = next(line for line in lines if line.startswith("**Another encoder.**"))
+    assert "With `enc2` (`class_gaussian_ot`) the within-target mean ρ is -1.000" in sentence
+    assert "unlike in the suite encoder" in sentence
+    # the rest of the page reads the suite encoder's records only
+    page = render_markdown(results, [zoo_similarity(), check])
+    assert "fixed encoder `enc`" in page and "fixed encoder `enc2`" not in page
