@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
         if found:
             return _report_spec_error(SpecError(found))
         where = ", ".join(str(folder) for folder in folders)
-        print(f"ok: {len(registry.tasks)} tasks and {len(registry.suites)} suites in {where} are valid")
+        counts = f"{len(registry.tasks)} tasks and {len(registry.suites)} suites in {where}"
+        print(f"ok: {counts} are valid, with {len(registry.models)} catalogue models")
         return 0
     if args.deep:
         return _deep_validate(registry, args, refused)

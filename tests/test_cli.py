@@ -48,7 +48,7 @@ def user_tasks(tmp_path) -> Path:
 
 
 def builtin_counts() -> tuple[int, int]:
-    tasks = [p for p in DEFAULT_TASKS_DIR.rglob("*.yaml") if p.parent.name != "suites"]
+    tasks = [p for p in DEFAULT_TASKS_DIR.rglob("*.yaml") if p.parent.name not in ("suites", "models")]
     return len(tasks), len(list((DEFAULT_TASKS_DIR / "suites").glob("*.yaml")))
 
 

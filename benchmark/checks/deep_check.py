@@ -48,6 +48,7 @@ from benchmark.checks.facts import (
 )
 from benchmark.data.loading import expand_assets
 from benchmark.specs.adapter_registry import library_adapter
+from benchmark.specs.catalogue import resolve_entry
 from benchmark.specs.registry import Registry, SpecError
 from benchmark.specs.schema import DatasetSpec, ModelSpec, TaskSpec
 
@@ -228,13 +229,16 @@ class _Checker:
         self._add(self.registry.task_files.get(task.task), ("preprocessing",), [problem], f"task {task.task!r}")
 
     def _model_locations(self, model: ModelSpec) -> list[tuple[Path, tuple]]:
-        """Every (suite file, ('models', index)) that defines this exact model spec."""
-        return [
-            (self.registry.suite_files[name], ("models", index))
-            for name, suite in sorted(self.registry.suites.items())
-            for index, candidate in enumerate(suite.models)
-            if candidate == model
-        ]
+        """Every place that defines this exact model spec: its catalogue file (fields at the top level) and each
+        (suite file, ('models', index)) whose entry is the model inline or builds it on a catalogue model."""
+        registry = self.registry
+        meta = registry.models.get(model.id)
+        locations = [(registry.model_files[model.id], ())] if meta is not None and meta.spec() == model else []
+        for name, suite in sorted(registry.suites.items()):
+            for index, entry in enumerate(suite.models):
+                if not isinstance(entry, str) and resolve_entry(entry, registry.models, name, index, []) == model:
+                    locations.append((registry.suite_files[name], ("models", index)))
+        return locations
 
     # reporting -----------------------------------------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from benchmark.specs.catalogue import resolve_entry
 from benchmark.specs.registry import Registry
-from benchmark.specs.schema import TaskSpec
+from benchmark.specs.schema import ModelMeta, ModelSpec, TaskSpec
 
 
 def describe_registry(registry: Registry) -> str:
-    """Suites with their sizes, then every task, then every model named by a suite."""
+    """Suites with their sizes, then every task, then every catalogue model and every model a suite names, each
+    with where it comes from (the catalogue with its licence, the suites that name it)."""
     lines = ["Suites:"]
     for name, suite in sorted(registry.suites.items()):
         resolved = registry.resolve(name)
@@ -20,11 +22,26 @@ def describe_registry(registry: Registry) -> str:
         if task.citation:
             lines.append(f"  {'':<22} cite: {' '.join(task.citation.split())}")
     lines += ["", "Models:"]
-    models = {m.id: (m, suite.suite) for suite in registry.suites.values() for m in suite.models}
-    for name, (model, suite) in sorted(models.items()):
+    models = {model_id: (meta.spec(), [_licence(meta)]) for model_id, meta in registry.models.items()}
+    for name in sorted(registry.suites):
+        for model in _suite_models(registry, name):
+            models.setdefault(model.id, (model, []))[1].append(name)
+    for name, (model, where) in sorted(models.items()):
         source = f" -> trained here on {model.pretrain.task} ({_start(model.pretrain.init)})" if model.pretrain else ""
-        lines.append(f"  {name:<28} {model.modality:<7} {model.library:<13} {model.checkpoint}{source}  [{suite}]")
+        shown = ", ".join(where)
+        lines.append(f"  {name:<28} {model.modality:<7} {model.library:<13} {model.checkpoint}{source}  [{shown}]")
     return "\n".join(lines)
+
+
+def _suite_models(registry: Registry, suite: str) -> list[ModelSpec]:
+    """The models a suite file itself names, resolved (catalogue ids and models built on one included)."""
+    where = registry.suite_files.get(suite, suite)
+    entries = enumerate(registry.suites[suite].models)
+    return [model for index, entry in entries if (model := resolve_entry(entry, registry.models, where, index, []))]
+
+
+def _licence(meta: ModelMeta) -> str:
+    return f"catalogue, {meta.licence}" if meta.licence else "catalogue"
 
 
 def _metadata(task: TaskSpec) -> str:

@@ -1,9 +1,9 @@
-"""Discover, load and validate task and suite YAML files.
+"""Discover, load and validate task, suite and model YAML files.
 
-Tasks live in `tasks/<modality>/<task>.yaml` and suites in `tasks/suites/<suite>.yaml`; both are found by
-globbing, so adding a task is adding a file. Unlike registries that skip a bad file silently, every problem
-in every file is collected and reported together, each naming the file, the line, the field, what was
-expected and, for a near-miss name, the nearest valid one.
+Tasks live in `tasks/<modality>/<task>.yaml`, suites in `tasks/suites/<suite>.yaml` and catalogue models in
+`tasks/models/<id>.yaml`; all are found by globbing, so adding a task or a model is adding a file. Unlike
+registries that skip a bad file silently, every problem in every file is collected and reported together, each
+naming the file, the line, the field, what was expected and, for a near-miss name, the nearest valid one.
 
 A file that cannot be read as a spec at all is one such problem too, never a traceback, and the other files
 are still checked: a directory or special file named like `*.yaml`, an unreadable or non-UTF-8 file, one
@@ -23,9 +23,12 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from benchmark.specs.catalogue import MODELS_DIRNAME, pretraining_task_problems, resolve_entry
 from benchmark.specs.schema import (
     BUILTIN_METRICS,
     EXTERNAL_METRIC_PREFIX,
+    MODEL_ENTRY_TAGS,
+    ModelMeta,
     ModelSpec,
     Protocol,
     ScoreWeights,
@@ -77,13 +80,19 @@ class ResolvedSuite:
 
 @dataclass
 class Registry:
-    """All task and suite specs found under one tasks directory."""
+    """All task, suite and catalogue model specs found under one tasks directory."""
 
     tasks_dir: Path
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
     task_files: dict[str, Path] = field(default_factory=dict)
     suites: dict[str, SuiteSpec] = field(default_factory=dict)
     suite_files: dict[str, Path] = field(default_factory=dict)
+    models: dict[str, ModelMeta] = field(default_factory=dict)
+    model_files: dict[str, Path] = field(default_factory=dict)
+
+    def catalogue_problems(self) -> list[str]:
+        """Catalogue records whose pretraining tasks the registry does not hold."""
+        return pretraining_task_problems(self.models, self.model_files, self.tasks)
 
     def resolve(
         self,
@@ -235,7 +244,9 @@ def _merged_members(
             sub_models, sub_tasks = _merged_members(registry, included, problems, (*seen, suite_name))
             models += sub_models
             tasks += sub_tasks
-    return models + list(spec.models), tasks + list(spec.tasks)
+    where = registry.suite_files.get(suite_name, suite_name)
+    own = [resolve_entry(entry, registry.models, where, index, problems) for index, entry in enumerate(spec.models)]
+    return models + [model for model in own if model is not None], tasks + list(spec.tasks)
 
 
 def _unique_by(items: list, key) -> list:
@@ -248,21 +259,25 @@ def _unique_by(items: list, key) -> list:
 def load_registry(tasks_dir: Path) -> Registry:
     """Load every task and suite YAML under `tasks_dir`; raise `SpecError` listing every problem found."""
     registry, problems = collect_registry(tasks_dir)
+    problems += registry.catalogue_problems()
     if problems:
         raise SpecError(problems)
     return registry
 
 
 def collect_registry(tasks_dir: Path) -> tuple[Registry, list[str]]:
-    """Every valid spec under `tasks_dir`, and one message per invalid one (for `--keep-going`)."""
+    """Every valid spec under `tasks_dir`, and one message per invalid one (for `--keep-going`); references between
+    files (a catalogue model's pretraining tasks) are checked once every folder is read (`catalogue_problems`)."""
     tasks_dir = Path(tasks_dir)
     if not tasks_dir.is_dir():
         raise SpecError([f"{tasks_dir}: tasks directory not found"])
     registry, problems = Registry(tasks_dir=tasks_dir), []
     for path in sorted(tasks_dir.rglob("*.y*ml")):
-        is_suite = path.parent.name == SUITES_DIRNAME
+        loader = {SUITES_DIRNAME: load_suite_file, MODELS_DIRNAME: load_model_file}.get(
+            path.parent.name, load_task_file
+        )
         try:
-            spec = load_suite_file(path) if is_suite else load_task_file(path)
+            spec = loader(path)
         except SpecError as error:
             problems.extend(error.problems)
             continue
@@ -273,9 +288,11 @@ def collect_registry(tasks_dir: Path) -> tuple[Registry, list[str]]:
     return registry, problems
 
 
-def _register(registry: Registry, spec: TaskSpec | SuiteSpec, path: Path, problems: list[str]) -> None:
+def _register(registry: Registry, spec: TaskSpec | SuiteSpec | ModelMeta, path: Path, problems: list[str]) -> None:
     if isinstance(spec, SuiteSpec):
         specs, files, key = registry.suites, registry.suite_files, spec.suite
+    elif isinstance(spec, ModelMeta):
+        specs, files, key = registry.models, registry.model_files, spec.id
     else:
         specs, files, key = registry.tasks, registry.task_files, spec.task
     if key in specs:
@@ -301,6 +318,15 @@ def load_task_file(path: Path) -> TaskSpec:
 def load_suite_file(path: Path) -> SuiteSpec:
     """Parse and validate one suite YAML file."""
     return _load_spec(Path(path), SuiteSpec)
+
+
+def load_model_file(path: Path) -> ModelMeta:
+    """Parse and validate one catalogue model YAML file."""
+    return _load_spec(Path(path), ModelMeta)
+
+
+LOADERS = {SUITES_DIRNAME: load_suite_file, MODELS_DIRNAME: load_model_file}
+"""The loader of the files in each specially named folder; every other YAML file is a task."""
 
 
 def _load_spec(path: Path, schema: type[BaseModel]):
@@ -468,13 +494,14 @@ def _yaml_kind(value: Any) -> str:
 
 def _describe(path: Path, root: yaml.Node | None, schema: type[BaseModel], error: dict) -> str:
     """One line for one pydantic error: file:line, dotted field, what was expected, a suggestion."""
-    loc = tuple(error["loc"])
+    tagged = tuple(error["loc"])
+    loc = _without_entry_tags(tagged)
     field_name = ".".join(str(part) for part in loc) or "<root>"
     line = _line_of(root, loc)
     where = f"{path}:{line}" if line else str(path)
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = _fields_at(schema, loc[:-1])
+        allowed = _fields_at(schema, tagged[:-1])
         return f"{where}: field {field_name!r}: unknown key; expected one of {sorted(allowed)}" + suggest(
             str(loc[-1]), allowed
         )
@@ -492,20 +519,34 @@ def _describe(path: Path, root: yaml.Node | None, schema: type[BaseModel], error
     return f"{where}: field {field_name!r}: {message}{got_text}"
 
 
+def _without_entry_tags(loc: tuple) -> tuple:
+    """`loc` without the union tag pydantic puts after a suite's `models[i]` (which kind of entry it was read as)."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (
+            index >= 2 and loc[index - 2] == "models" and isinstance(loc[index - 1], int) and part in MODEL_ENTRY_TAGS
+        )
+    )
+
+
 def _fields_at(schema: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the nested model reached by following `loc` from `schema`."""
-    model = schema
+    """Field names of the nested model reached by following `loc` (union tags included) from `schema`."""
+    model: type[BaseModel] | None = schema
     for part in loc:
         if isinstance(part, int):
             continue
+        if MODEL_ENTRY_TAGS.get(part) is not None:  # the tag says which member of a suite entry's union it was
+            model = MODEL_ENTRY_TAGS[part]
+            continue
+        if model is None:
+            return []
         annotation = model.model_fields[part].annotation
         nested = [a for a in (annotation, *get_args(annotation)) if _is_model(a)]
         for arg in get_args(annotation):
             nested += [a for a in get_args(arg) if _is_model(a)]
-        if not nested:
-            return []
-        model = nested[0]
-    return list(model.model_fields)
+        model = nested[0] if nested else None
+    return list(model.model_fields) if model is not None else []
 
 
 def _is_model(annotation: Any) -> bool:

@@ -7,16 +7,18 @@ message per problem, naming the file and the field.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -243,14 +245,19 @@ class PretrainSpec(StrictModel):
         return self.seeds[finetune_seed % len(self.seeds)]
 
 
-class ModelSpec(StrictModel):
-    """A pretrained checkpoint to evaluate; its `scratch` twin is built from the same config."""
+class ModelIdentity(StrictModel):
+    """What names a checkpoint and how it is loaded: shared by a suite's model and a catalogue record."""
 
     id: str = Field(pattern=ID_PATTERN)
     library: Library
     checkpoint: str = Field(description="Hub id (timm name or transformers repo) or a local directory.")
     modality: Modality
     revision: str | None = None
+
+
+class ModelSpec(ModelIdentity):
+    """A pretrained checkpoint to evaluate; its `scratch` twin is built from the same config."""
+
     pretraining_data: str | None = Field(default=None, description="Free-text note of what it was trained on.")
     pretraining_sample: DatasetSpec | None = Field(
         default=None, description="A sample of the pretraining data, for source-to-target similarity."
@@ -302,6 +309,91 @@ class ModelSpec(StrictModel):
         )
 
 
+class PretrainingData(StrictModel):
+    """What a checkpoint was trained on: task ids of the registry, a described corpus, or both."""
+
+    tasks: list[str] = Field(default_factory=list, description="Registry task ids the checkpoint was trained on.")
+    corpus: str | None = Field(default=None, description="The data described: its name, size and objective.")
+
+    @model_validator(mode="after")
+    def _names_something(self) -> PretrainingData:
+        if not self.tasks and not self.corpus:
+            raise ValueError("pretraining_data needs registry `tasks`, a described `corpus`, or both")
+        return self
+
+    def describe(self) -> str:
+        """One line, as a suite model's `pretraining_data` note: the corpus, then the registry tasks."""
+        tasks = [f"registry tasks {', '.join(self.tasks)}"] if self.tasks else []
+        return "; ".join([*([self.corpus] if self.corpus else []), *tasks])
+
+
+class SourceAccuracy(StrictModel):
+    """Published accuracy on the pretraining task, with where it comes from."""
+
+    value: float = Field(ge=0, le=1, description="e.g. ImageNet-1k top-1 / 100.")
+    reference: str = Field(description="The table, release or paper, and the resolution it was measured at.")
+
+
+class ModelMeta(ModelIdentity):
+    """One checkpoint of the model catalogue (`tasks/models/<id>.yaml`), typed like MTEB's `ModelMeta`; a suite
+    names it by id, as it names tasks."""
+
+    pretraining_data: PretrainingData | None = None
+    pretraining_sample: DatasetSpec | None = Field(
+        default=None, description="A sample of the pretraining data, for source-to-target similarity."
+    )
+    source_accuracy: SourceAccuracy | None = None
+    licence: str | None = Field(default=None, description="The weights' licence (an SPDX id where there is one).")
+
+    def spec(self) -> ModelSpec:
+        """The model a suite runs: the identity as given, the notes in `ModelSpec`'s plain fields."""
+        fields = {name: getattr(self, name) for name in self.model_fields_set & set(ModelIdentity.model_fields)}
+        if self.pretraining_data is not None:
+            fields["pretraining_data"] = self.pretraining_data.describe()
+        if self.pretraining_sample is not None:
+            fields["pretraining_sample"] = self.pretraining_sample
+        if self.source_accuracy is not None:
+            fields["source_accuracy"] = self.source_accuracy.value
+            fields["source_accuracy_reference"] = self.source_accuracy.reference
+        return ModelSpec.model_validate(fields)
+
+
+class DerivedModel(StrictModel):
+    """A suite's model built on a catalogue checkpoint (`base`): its library, checkpoint, modality and revision,
+    with an id and notes of its own and, typically, a `pretrain` stage. The base's notes are not inherited: a
+    checkpoint trained further here is another checkpoint."""
+
+    base: str = Field(pattern=ID_PATTERN, description="Id of a catalogue model (tasks/models/<id>.yaml).")
+    id: str = Field(pattern=ID_PATTERN)
+    pretraining_data: str | None = Field(default=None, description="Free-text note of what it was trained on.")
+    pretraining_sample: DatasetSpec | None = None
+    pretrain: PretrainSpec | None = None
+
+    def spec(self, base: ModelMeta) -> ModelSpec:
+        """The model a suite runs: the base's identity under this id, with this entry's notes and stage."""
+        identity = {name: getattr(base, name) for name in base.model_fields_set & set(ModelIdentity.model_fields)}
+        own = {name: getattr(self, name) for name in self.model_fields_set - {"base"}}
+        return ModelSpec.model_validate({**identity, **own})
+
+
+def _entry_kind(entry: Any) -> str:
+    """Which kind of `models` entry a suite holds: a catalogue id, a model built on one, or a whole model."""
+    if isinstance(entry, str):
+        return "reference"
+    if isinstance(entry, DerivedModel) or (isinstance(entry, dict) and "base" in entry):
+        return "derived"
+    return "inline"
+
+
+ModelEntry = Annotated[
+    Annotated[str, Tag("reference")] | Annotated[ModelSpec, Tag("inline")] | Annotated[DerivedModel, Tag("derived")],
+    Discriminator(_entry_kind),
+]
+"""A suite's `models` entry: a catalogue id, a `DerivedModel` (a mapping with `base`), or an inline `ModelSpec`."""
+MODEL_ENTRY_TAGS: dict[str, type[BaseModel] | None] = {"reference": None, "inline": ModelSpec, "derived": DerivedModel}
+"""The union's tags, which pydantic puts in an error's location after the entry's index."""
+
+
 class ScoreWeights(StrictModel):
     """Weights of the composite reusability score's parts; only their ratios matter (normalised by their sum)."""
 
@@ -322,7 +414,9 @@ class SuiteSpec(StrictModel):
     suite: str = Field(pattern=ID_PATTERN)
     description: str = ""
     include: list[str] = Field(default_factory=list, description="Other suites whose models and tasks join.")
-    models: list[ModelSpec] = Field(default_factory=list)
+    models: list[ModelEntry] = Field(
+        default_factory=list, description="Catalogue model ids, models built on one (`base`), or inline models."
+    )
     tasks: list[str] = Field(default_factory=list, description="Task ids, or paths to task YAML files.")
     protocols: list[Protocol] = Field(default_factory=lambda: ["finetune", "linear_probe"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)

@@ -2,7 +2,7 @@
 
 Like lm-evaluation-harness's include path, a user keeps their task and suite YAML in folders of their own, laid
 out as `tasks/` is (`<folder>/**/<task>.yaml`, `<folder>/suites/<suite>.yaml`), and names them on the command
-line; their suites may use the built-in tasks and models by id and vice versa. Each folder is read by
+line; their suites may use the built-in tasks and catalogue models by id and vice versa. Each folder is read by
 `collect_registry`, so every check of a single folder applies unchanged. An id defined in two folders is reported
 as a problem, as within one folder: a silent override would make results depend on the order of the flags.
 """
@@ -45,7 +45,8 @@ def collect_sources(tasks_dirs: Iterable[Path]) -> tuple[Registry, list[str]]:
         problems += folder_problems
         _merge(merged.tasks, merged.task_files, registry.tasks, registry.task_files, problems)
         _merge(merged.suites, merged.suite_files, registry.suites, registry.suite_files, problems)
-    return merged, problems
+        _merge(merged.models, merged.model_files, registry.models, registry.model_files, problems)
+    return merged, problems + merged.catalogue_problems()
 
 
 def _merge(specs: dict, files: dict[str, Path], new_specs: dict, new_files: dict[str, Path], problems: list[str]):

@@ -29,8 +29,9 @@ SCRIPT_SUFFIX = ".py"
 def code_problems(
     registry: Registry, assets_dir: Path, trust_task_code: bool, only: Collection[str] | None = None
 ) -> list[str]:
-    """One located line per reference to code that the flags refuse, in the registry's tasks and its suites'
-    models (their pretraining samples); `only` narrows to those task and suite ids (what a run uses)."""
+    """One located line per reference to code that the flags refuse, in the registry's tasks and its suites' and
+    catalogue's models (their pretraining samples); `only` narrows to those task and suite ids (what a run uses) and
+    the catalogue models those suites name."""
     problems = []
     for task_id, task in sorted(registry.tasks.items()):
         if only is not None and task_id not in only:
@@ -40,16 +41,27 @@ def code_problems(
             problems += [f"{where}: field 'metrics': {message}" for message in metric_code(task)]
         scripts = script_code(task.dataset, assets_dir)
         problems += [f"{where}: field 'dataset.{name}': {message}" for name, message in scripts]
+    referenced: set[str] = set()
     for suite_id, suite in sorted(registry.suites.items()):
         if only is not None and suite_id not in only:
             continue
         where = registry.suite_files.get(suite_id, f"suite {suite_id!r}")
         for index, model in enumerate(suite.models):
-            if model.pretraining_sample is None:
+            if isinstance(model, str):  # a catalogue model, checked in its own file below
+                referenced.add(model)
                 continue
-            for name, message in script_code(model.pretraining_sample, assets_dir):
+            for name, message in _sample_code(model.pretraining_sample, assets_dir):
                 problems.append(f"{where}: field 'models[{index}].pretraining_sample.{name}': {message}")
+    for model_id, model in sorted(registry.models.items()):
+        if only is None or model_id in referenced:
+            where = registry.model_files[model_id]
+            for name, message in _sample_code(model.pretraining_sample, assets_dir):
+                problems.append(f"{where}: field 'pretraining_sample.{name}': {message}")
     return problems
+
+
+def _sample_code(sample: DatasetSpec | None, assets_dir: Path) -> Iterator[tuple[str, str]]:
+    return script_code(sample, assets_dir) if sample is not None else iter(())
 
 
 def metric_code(task: TaskSpec) -> Iterator[str]:

@@ -141,8 +141,8 @@ def test_a_suite_stays_valid_and_other_groups_stay_planned_when_any_model_is_rem
     registry = load_registry(REPO / "tasks")
     full = registry.resolve("zoo")
     planned = {group.name for group in plan_groups(full)}
-    for model in full.spec.models:
-        others = [m for m in full.spec.models if m.id != model.id]
+    for model in full.models:
+        others = [m for m in full.models if m.id != model.id]
         registry.suites["zoo_without"] = full.spec.model_copy(update={"suite": "zoo_without", "models": others})
         fewer = {group.name for group in plan_groups(registry.resolve("zoo_without"))}
         gone = {f"{model.id}/"} | {f"{model.architecture_id}__scratch/"} - {
