@@ -152,6 +152,12 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     )
     behaviour.add_argument("--no-similarity", action="store_true", help="skip the task-similarity analysis")
     behaviour.add_argument(
+        "--similarity-only",
+        action="store_true",
+        help="run no cell: measure task similarity (with any --similarity-encoder) over the tasks that already have "
+        "result files in --output-dir, then rebuild the leaderboard",
+    )
+    behaviour.add_argument(
         "--similarity-encoder",
         action="append",
         default=[],

@@ -181,10 +181,12 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
     """The groups, then task similarity and the leaderboard (once per sharded job), and the summary; the process
     exit status."""
     accelerator = context.accelerator
+    outcomes: dict = {}
     try:
         with StopFlag() as context.stop_flag:
-            _pretraining_stage(suite, groups, context, args, job.shared)
-            outcomes = _run_groups(suite, groups, context, args.output_dir, args.overwrite, job.shared)
+            if not args.similarity_only:  # else only the final stage, over the result files already there
+                _pretraining_stage(suite, groups, context, args, job.shared)
+                outcomes = _run_groups(suite, groups, context, args.output_dir, args.overwrite, job.shared)
     except StopRequested as stop:
         if accelerator.is_main_process:
             print(

@@ -65,3 +65,19 @@ def test_a_check_encoder_that_is_not_a_model_stops_the_run_before_any_work(tiny_
     missing = ["--similarity-encoder", str(tmp_path / "nowhere")]
     assert main(tiny_run_args(tiny_tasks, tiny_assets, tmp_path / "out", *missing)) == 2
     assert "--similarity-encoder" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_similarity_only_measures_over_the_finished_cells_and_runs_none(tiny_tasks, tiny_assets, tmp_path, capfd):
+    assert (
+        main(tiny_run_args(tiny_tasks, tiny_assets, tmp_path, "--tasks", "topics", *PROBES_ONLY, "--no-similarity"))
+        == 0
+    )
+    assert find_similarity_files(tmp_path) == []
+    written = {path: path.stat().st_mtime_ns for path in tmp_path.rglob("linear_probe-seed*.json")}
+    capfd.readouterr()
+    assert main(tiny_run_args(tiny_tasks, tiny_assets, tmp_path, *PROBES_ONLY, "--similarity-only")) == 0
+    (path,) = find_similarity_files(tmp_path)
+    assert read_similarity(path).tasks == ["topics"]  # the folder's finished task only, not the suite's others
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("linear_probe-seed*.json")} == written
+    out, err = capfd.readouterr()
+    assert "  ok  " not in out + err

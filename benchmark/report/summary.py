@@ -1,0 +1,143 @@
+"""The figures a README quotes about a suite, generated from its result files so that they cannot drift from them.
+
+`python -m benchmark.report.summary --results leaderboard/zoo/results --suite zoo_disjoint` prints a short
+markdown block: where and how the cells ran (machine, commit, cell count, wall time), and per modality the
+similarity-predicts-reuse verdict with its interval, p, pairs, the design's detectable ρ, the leave-one-target-out
+range and where the negative controls landed. With `--readme README.md` it replaces the block between
+``<!-- summary:<suite> -->`` and ``<!-- /summary:<suite> -->`` in that file instead; a test compares the committed
+README with a fresh summary of the committed results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from benchmark.estimators.power import min_detectable_rho_simulated
+from benchmark.estimators.resampling import ALPHA
+from benchmark.estimators.source_similarity import leave_one_target_out
+from benchmark.report import similarity_reuse as sr
+from benchmark.report.similarity_checks import MIN_POWER_PAIRS, POWER, verdict_label
+from benchmark.results.aggregate import group_results, stable_seed, suite_replicates
+from benchmark.results.schema import CellResult, SimilarityResult
+
+SUMMARY_RESAMPLES = 500
+
+
+def markers(suite: str) -> tuple[str, str]:
+    return f"<!-- summary:{suite} -->", f"<!-- /summary:{suite} -->"
+
+
+def suite_summary(results: list[CellResult], similarities: list[SimilarityResult], suite: str) -> list[str]:
+    """The block's lines: provenance first, then one bullet per modality with a similarity analysis."""
+    mine = [r for r in results if r.suite == suite]
+    if not mine:
+        raise ValueError(f"no result files of suite {suite!r}")
+    return [*_provenance(mine), *_verdicts(mine, similarities, suite)]
+
+
+def _provenance(results: list[CellResult]) -> list[str]:
+    machines = Counter(r.provenance.cpu for r in results if r.provenance)
+    commits = Counter(
+        f"{r.provenance.code_commit[:7]}{' (dirty)' if r.provenance.code_dirty else ''}"
+        for r in results
+        if r.provenance and r.provenance.code_commit
+    )
+    finished = sum(r.status == "ok" for r in results)
+    seconds = sum(r.timing.total_wall_s for r in results if r.timing)
+    stamps = sorted(datetime.fromisoformat(r.created_at) for r in results)
+    span = f"{stamps[0]:%Y-%m-%d %H:%M} to {stamps[-1]:%Y-%m-%d %H:%M} UTC"
+    return [
+        f"- **Cells:** {len(results)} result files ({finished} finished) on {_listing(machines)}, code "
+        f"{_listing(commits)}; the cells' own wall time sums to {seconds / 60:.0f} min (pretraining stages and "
+        f"the similarity analysis not included); files written {span}.",
+    ]
+
+
+def _listing(counts: Counter) -> str:
+    if not counts:
+        return "unrecorded"
+    return ", ".join(f"{name} ({count})" if len(counts) > 1 else name for name, count in counts.most_common())
+
+
+def _verdicts(results: list[CellResult], similarities: list[SimilarityResult], suite: str) -> list[str]:
+    groups = group_results(results)
+    lines = []
+    for sim in sorted((s for s in similarities if s.suite == suite and s.role == "primary"), key=lambda s: s.modality):
+        pairs = sr.reuse_pairs(groups, sim)
+        transfer = [p for p in pairs if not p.control]
+        methods = sr.distance_methods(transfer)
+        if len(transfer) < sr.MIN_PAIRS or not methods:
+            lines.append(f"- **{sim.modality}:** {len(transfer)} pair(s) so far; no verdict.")
+            continue
+        needed = {g.key: g for p in pairs for g in (p.pretrained, p.scratch)}
+        replicates = suite_replicates(needed, SUMMARY_RESAMPLES)
+        replicated = sr.gain_replicates(transfer, replicates)
+        analysis = sr.analyse(transfer, methods[0], replicated, stable_seed(sim.suite, sim.modality, methods[0]))
+        lines.append(_modality_line(sim, analysis, [p for p in pairs if p.control]))
+    return lines
+
+
+def _modality_line(sim: SimilarityResult, analysis, controls) -> str:
+    c = analysis.lead
+    low, high = c.noise
+    targets = len(analysis.within.used) if analysis.leads_within else len({p.target for p in analysis.pairs})
+    text = (
+        f"- **{sim.modality}** (`{analysis.method}` in `{sim.encoder}`): {verdict_label(c)}; {analysis.lead_name} "
+        f"= {c.rho:.2f} (95 % under gain noise [{low:.2f}, {high:.2f}], p = {c.p_greater:.3f} one-sided, "
+        f"{c.n} pairs on {targets} targets)"
+    )
+    sizes = [analysis.within.sizes[t] for t in analysis.within.used]
+    if sizes and min(sizes) >= MIN_POWER_PAIRS:
+        text += f"; detectable at {POWER * 100:.0f} % power: ρ ≥ {min_detectable_rho_simulated(sizes):.2f}"
+    pairs, method = analysis.pairs, analysis.method
+    left_out = leave_one_target_out(
+        [-p.distances[method] for p in pairs], [p.gain for p in pairs], [p.target for p in pairs]
+    )
+    rhos = [x.rho for x in left_out.values() if x.defined]
+    if rhos:
+        held = sum(x.p_greater < ALPHA for x in left_out.values() if x.defined)
+        text += f"; leaving one target out: {min(rhos):.2f} to {max(rhos):.2f} (p < {ALPHA:g} in {held} of {len(rhos)})"
+    if controls:
+        mean = statistics.fmean(p.gain for p in controls)
+        text += f"; shuffled-label control: mean gain {mean:+.3f} over {len(controls)} target(s)"
+    return text + "."
+
+
+def replace_block(text: str, suite: str, lines: list[str]) -> str:
+    """`text` with its summary block for `suite` replaced by `lines`; a ValueError names missing markers."""
+    start, end = markers(suite)
+    if start not in text or end not in text:
+        raise ValueError(f"no {start} ... {end} block to replace")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    return before + start + "\n" + "\n".join(lines) + "\n" + end + after
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.report.summary", description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=Path, required=True, help="result files root")
+    parser.add_argument("--suite", required=True)
+    parser.add_argument("--readme", type=Path, help="replace the suite's summary block in this file")
+    args = parser.parse_args(argv)
+    from benchmark.report.leaderboard import load_results, load_similarities
+
+    try:
+        lines = suite_summary(load_results(args.results), load_similarities(args.results), args.suite)
+        if args.readme is None:
+            print("\n".join(lines))
+            return 0
+        args.readme.write_text(replace_block(args.readme.read_text(encoding="utf-8"), args.suite, lines))
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.readme}: summary of {args.suite} replaced ({len(lines)} lines)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""The README's generated figures: a suite's summary block is built from result files alone, replaces exactly its
+marked block, and the committed README holds what the committed results give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.report import summary
+from benchmark.report.leaderboard import load_results, load_similarities
+from tests.report.test_similarity_reuse import SUITE, monotone, zoo_results, zoo_similarity
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = {"zoo_disjoint": REPO / "leaderboard" / "zoo" / "results"}  # suites whose README block is generated
+
+
+def test_a_summary_names_the_machine_and_the_verdict_with_its_interval():
+    lines = summary.suite_summary(zoo_results(monotone()), [zoo_similarity()], SUITE)
+    assert lines[0].startswith("- **Cells:** 72 result files (72 finished)")
+    (vision,) = [line for line in lines if line.startswith("- **vision**")]
+    assert "similar sources gained more; within-target mean ρ = 1.00 (95 % under gain noise [" in vision
+    assert "12 pairs on 3 targets" in vision and "detectable at 80 % power: ρ ≥ " in vision
+    assert "leaving one target out: 1.00 to 1.00" in vision
+    with pytest.raises(ValueError, match="no result files of suite 'other'"):
+        summary.suite_summary(zoo_results(monotone()), [zoo_similarity()], "other")
+
+
+def test_only_the_marked_block_is_replaced():
+    start, end = summary.markers("s")
+    text = f"before\n{start}\nold\n{end}\nafter\n"
+    assert summary.replace_block(text, "s", ["new", "lines"]) == f"before\n{start}\nnew\nlines\n{end}\nafter\n"
+    with pytest.raises(ValueError, match="summary:t"):
+        summary.replace_block(text, "t", ["x"])
+
+
+@pytest.mark.parametrize("suite", sorted(COMMITTED))
+def test_the_readme_block_is_what_the_committed_results_give(suite):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start, end = summary.markers(suite)
+    block = readme.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
+    results = COMMITTED[suite]
+    expected = summary.suite_summary(load_results(results), load_similarities(results), suite)
+    command = f"python -m benchmark.report.summary --results {results.relative_to(REPO)} --suite {suite}"
+    assert block == expected, f"regenerate: {command} --readme README.md"
