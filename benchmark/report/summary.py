@@ -48,14 +48,28 @@ def _provenance(results: list[CellResult]) -> list[str]:
         if r.provenance and r.provenance.code_commit
     )
     finished = sum(r.status == "ok" for r in results)
+    planned = planned_cells(results[0].suite)
+    of = f" of the {planned} the suite plans" if planned else ""
     seconds = sum(r.timing.total_wall_s for r in results if r.timing)
     stamps = sorted(datetime.fromisoformat(r.created_at) for r in results)
     span = f"{stamps[0]:%Y-%m-%d %H:%M} to {stamps[-1]:%Y-%m-%d %H:%M} UTC"
     return [
-        f"- **Cells:** {len(results)} result files ({finished} finished) on {_listing(machines)}, code "
+        f"- **Cells:** {len(results)} result files{of} ({finished} finished) on {_listing(machines)}, code "
         f"{_listing(commits)}; the cells' own wall time sums to {seconds / 60:.0f} min (pretraining stages and "
         f"the similarity analysis not included); files written {span}.",
     ]
+
+
+def planned_cells(suite: str) -> int | None:
+    """How many cells the built-in registry's suite of that name plans; None where there is no such suite."""
+    from benchmark.engine.plan import plan_groups
+    from benchmark.specs.registry import load_registry
+    from benchmark.utils.paths import DEFAULT_TASKS_DIR
+
+    registry = load_registry(DEFAULT_TASKS_DIR)
+    if suite not in registry.suites:
+        return None
+    return sum(len(group.seeds) for group in plan_groups(registry.resolve(suite)))
 
 
 def _listing(counts: Counter) -> str:

@@ -17,7 +17,9 @@ COMMITTED = {"zoo_disjoint": REPO / "leaderboard" / "zoo" / "results"}  # suites
 
 def test_a_summary_names_the_machine_and_the_verdict_with_its_interval():
     lines = summary.suite_summary(zoo_results(monotone()), [zoo_similarity()], SUITE)
-    assert lines[0].startswith("- **Cells:** 72 result files (72 finished)")
+    planned = summary.planned_cells(SUITE)  # the registry's suite of that name, whatever it plans
+    assert lines[0].startswith(f"- **Cells:** 72 result files of the {planned} the suite plans (72 finished)")
+    assert summary.planned_cells("no-such-suite") is None
     (vision,) = [line for line in lines if line.startswith("- **vision**")]
     assert "similar sources gained more; within-target mean ρ = 1.00 (95 % under gain noise [" in vision
     assert "12 pairs on 3 targets" in vision and "detectable at 80 % power: ρ ≥ " in vision
