@@ -60,8 +60,9 @@ def _provenance(results: list[CellResult]) -> list[str]:
     ]
 
 
-def planned_cells(suite: str) -> int | None:
-    """How many cells the built-in registry's suite of that name plans; None where there is no such suite."""
+def planned_cells(suite: str, modality: str | None = None) -> int | None:
+    """How many cells the built-in registry's suite of that name plans (of one modality, when given); None where
+    there is no such suite."""
     from benchmark.engine.plan import plan_groups
     from benchmark.specs.registry import load_registry
     from benchmark.utils.paths import DEFAULT_TASKS_DIR
@@ -69,7 +70,8 @@ def planned_cells(suite: str) -> int | None:
     registry = load_registry(DEFAULT_TASKS_DIR)
     if suite not in registry.suites:
         return None
-    return sum(len(group.seeds) for group in plan_groups(registry.resolve(suite)))
+    groups = plan_groups(registry.resolve(suite))
+    return sum(len(group.seeds) for group in groups if modality is None or group.task.modality == modality)
 
 
 def _listing(counts: Counter) -> str:
@@ -92,18 +94,21 @@ def _verdicts(results: list[CellResult], similarities: list[SimilarityResult], s
         replicates = suite_replicates(needed, SUMMARY_RESAMPLES)
         replicated = sr.gain_replicates(transfer, replicates)
         analysis = sr.analyse(transfer, methods[0], replicated, stable_seed(sim.suite, sim.modality, methods[0]))
-        lines.append(_modality_line(sim, analysis, [p for p in pairs if p.control]))
+        done = sum(r.modality == sim.modality for r in results)
+        lines.append(_modality_line(sim, analysis, [p for p in pairs if p.control], done))
     return lines
 
 
-def _modality_line(sim: SimilarityResult, analysis, controls) -> str:
+def _modality_line(sim: SimilarityResult, analysis, controls, done: int) -> str:
     c = analysis.lead
     low, high = c.noise
     targets = len(analysis.within.used) if analysis.leads_within else len({p.target for p in analysis.pairs})
+    planned = planned_cells(sim.suite, sim.modality)
+    status = f"; **in progress, {done} of {planned} cells: not yet a verdict**" if planned and done < planned else ""
     text = (
-        f"- **{sim.modality}** (`{analysis.method}` in `{sim.encoder}`): {verdict_label(c)}; {analysis.lead_name} "
-        f"= {c.rho:.2f} (95 % under gain noise [{low:.2f}, {high:.2f}], p = {c.p_greater:.3f} one-sided, "
-        f"{c.n} pairs on {targets} targets)"
+        f"- **{sim.modality}** (`{analysis.method}` in `{sim.encoder}`{status}): {verdict_label(c)}; "
+        f"{analysis.lead_name} = {c.rho:.2f} (95 % under gain noise [{low:.2f}, {high:.2f}], "
+        f"p = {c.p_greater:.3f} one-sided, {c.n} pairs on {targets} targets)"
     )
     sizes = [analysis.within.sizes[t] for t in analysis.within.used]
     if sizes and min(sizes) >= MIN_POWER_PAIRS:
