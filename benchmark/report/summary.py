@@ -11,6 +11,7 @@ README with a fresh summary of the committed results.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from collections import Counter
@@ -32,12 +33,43 @@ def markers(suite: str) -> tuple[str, str]:
     return f"<!-- summary:{suite} -->", f"<!-- /summary:{suite} -->"
 
 
-def suite_summary(results: list[CellResult], similarities: list[SimilarityResult], suite: str) -> list[str]:
-    """The block's lines: provenance first, then one bullet per modality with a similarity analysis."""
+PRETRAINING_RECORDS = ".pretrained/*/pretrain.json"  # beside the result files; their checkpoints stay out of git
+
+
+def load_pretraining(results_dir: Path) -> list[dict]:
+    """The pretraining stages' records (`engine.pretrain.PretrainRecord` as JSON) under a results folder."""
+    return [
+        json.loads(path.read_text(encoding="utf-8")) for path in sorted(Path(results_dir).glob(PRETRAINING_RECORDS))
+    ]
+
+
+def suite_summary(
+    results: list[CellResult], similarities: list[SimilarityResult], suite: str, pretraining: list[dict] = ()
+) -> list[str]:
+    """The block's lines: provenance and pretraining first, then one bullet per modality with a similarity
+    analysis."""
     mine = [r for r in results if r.suite == suite]
     if not mine:
         raise ValueError(f"no result files of suite {suite!r}")
-    return [*_provenance(mine), *_verdicts(mine, similarities, suite)]
+    return [*_provenance(mine), *_pretraining(pretraining), *_verdicts(mine, similarities, suite)]
+
+
+def _pretraining(records: list[dict]) -> list[str]:
+    """One line: stages per base checkpoint, how many flattened, and their summed training time."""
+    if not records:
+        return []
+    by_base: dict[str, list[dict]] = {}
+    for record in records:
+        by_base.setdefault(Path(record["base_checkpoint"]).name, []).append(record)
+    parts = [
+        f"{base} {len(mine)} ({sum(bool(r.get('flattened')) for r in mine)} flattened)"
+        for base, mine in sorted(by_base.items())
+    ]
+    minutes = sum(r["train_wall_s"] for r in records) / 60
+    return [
+        f"- **Pretraining:** {len(records)} stages: {', '.join(parts)}; their training time sums to {minutes:.0f} "
+        "min. A stage whose validation curve had not flattened is recorded as such, not extended."
+    ]
 
 
 def _provenance(results: list[CellResult]) -> list[str]:
@@ -146,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.report.leaderboard import load_results, load_similarities
 
     try:
-        lines = suite_summary(load_results(args.results), load_similarities(args.results), args.suite)
+        found = load_results(args.results), load_similarities(args.results), args.suite
+        lines = suite_summary(*found, load_pretraining(args.results))
         if args.readme is None:
             print("\n".join(lines))
             return 0

@@ -3,6 +3,7 @@ marked block, and the committed README holds what the committed results give."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,18 @@ def test_a_summary_names_the_machine_and_the_verdict_with_its_interval():
         summary.suite_summary(zoo_results(monotone()), [zoo_similarity()], "other")
 
 
+def test_pretraining_stages_are_counted_by_base_checkpoint_with_how_many_flattened(tmp_path):
+    for index, (base, flat) in enumerate([("{assets}/checkpoints/a", True), ("a", False), ("b", None)]):
+        folder = tmp_path / ".pretrained" / f"s{index}"
+        folder.mkdir(parents=True)
+        record = {"base_checkpoint": base, "flattened": flat, "train_wall_s": 60.0}
+        (folder / "pretrain.json").write_text(json.dumps(record))
+    records = summary.load_pretraining(tmp_path)
+    (line,) = [x for x in summary.suite_summary(zoo_results(monotone()), [], SUITE, records) if "Pretraining" in x]
+    assert line.startswith("- **Pretraining:** 3 stages: a 2 (1 flattened), b 1 (0 flattened); their training time")
+    assert "sums to 3 min" in line
+
+
 def test_only_the_marked_block_is_replaced():
     start, end = summary.markers("s")
     text = f"before\n{start}\nold\n{end}\nafter\n"
@@ -42,6 +55,7 @@ def test_the_readme_block_is_what_the_committed_results_give(suite):
     start, end = summary.markers(suite)
     block = readme.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
     results = COMMITTED[suite]
-    expected = summary.suite_summary(load_results(results), load_similarities(results), suite)
+    found = load_results(results), load_similarities(results), suite
+    expected = summary.suite_summary(*found, summary.load_pretraining(results))
     command = f"python -m benchmark.report.summary --results {results.relative_to(REPO)} --suite {suite}"
     assert block == expected, f"regenerate: {command} --readme README.md"
