@@ -20,7 +20,8 @@ import sys
 import time
 
 import torch
-from accelerate import DataLoaderConfiguration, PartialState
+from accelerate import DataLoaderConfiguration
+from accelerate.utils import parse_flag_from_env
 from torch import nn
 
 ACCELERATE_PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"  # what `accelerate launch` sets from its configuration
@@ -40,7 +41,9 @@ def default_mixed_precision(requested: str | None, on_cuda: bool, bf16_supported
 def accelerator_options(requested_precision: str | None) -> dict:
     """Keyword arguments for the run's `Accelerator`: its mixed precision, and on CUDA non-blocking copies of the
     (pinned) batches to the device."""
-    on_cuda = PartialState().device.type == "cuda"
+    # Not `PartialState().device`: creating the process state before the Accelerator made a CPU run launched
+    # with several processes fall back to one (world size 1), so the device is read from torch and the env.
+    on_cuda = torch.cuda.is_available() and not parse_flag_from_env("ACCELERATE_USE_CPU")
     bf16 = on_cuda and torch.cuda.is_bf16_supported()
     options: dict = {"mixed_precision": default_mixed_precision(requested_precision, on_cuda, bf16)}
     if on_cuda:
