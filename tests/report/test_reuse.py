@@ -154,9 +154,9 @@ def test_a_suite_stays_valid_and_other_groups_stay_planned_when_any_model_is_rem
     )
 
 
-@pytest.mark.parametrize("folder", ["leaderboard/results", "leaderboard/zoo/results"])
+@pytest.mark.parametrize("folder", ["leaderboard/results", "leaderboard/zoo/results", "leaderboard/zoo_old/results"])
 def test_no_committed_checkpoint_ranks_above_one_that_dominates_it(folder):
-    """Property (c) on the committed demo and zoo result files."""
+    """Property (c) on the committed demo, zoo and old zoo result files."""
     results = load_results(REPO / folder)
     for suite in sorted({r.suite for r in results}):
         for modality in sorted({r.modality for r in results}):
