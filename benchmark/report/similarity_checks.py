@@ -30,14 +30,30 @@ POWER = 0.8
 MIN_POWER_PAIRS = 4  # the power simulation's smallest target
 
 
+def detectable_rho(analysis) -> float | None:
+    """The smallest within-target ρ the design detects for the pairs of a `similarity_reuse.MethodAnalysis`; None
+    when no target has the pairs the power simulation needs."""
+    sizes = [analysis.within.sizes[t] for t in analysis.within.used]
+    if not sizes or min(sizes) < MIN_POWER_PAIRS:
+        return None
+    return min_detectable_rho_simulated(sizes, ALPHA, POWER)
+
+
+def leave_one_out(analysis, seed: int) -> dict[str, Correlation]:
+    """The lead method's within-target mean ρ without each target in turn (defined ones only)."""
+    pairs, method = analysis.pairs, analysis.method
+    similarity = [-p.distances[method] for p in pairs]
+    found = leave_one_target_out(similarity, [p.gain for p in pairs], [p.target for p in pairs], seed)
+    return {t: c for t, c in found.items() if c.defined}
+
+
 def power_sentence(analysis) -> str:
-    """The design's detectable within-target ρ for the pairs of a `similarity_reuse.MethodAnalysis`; empty when no
-    target has the pairs a within-target ρ needs."""
+    """The design's detectable within-target ρ as a sentence; empty when it cannot be computed."""
+    detectable = detectable_rho(analysis)
+    if detectable is None:
+        return ""
     within = analysis.within
     sizes = [within.sizes[t] for t in within.used]
-    if not sizes or min(sizes) < MIN_POWER_PAIRS:
-        return ""
-    detectable = min_detectable_rho_simulated(sizes, ALPHA, POWER)
     shape = f"{len(sizes)} target(s) of {_sizes(sizes)} pairs"
     return (
         f"**Power.** With {shape}, the smallest true within-target ρ this test detects with {POWER * 100:.0f} % power "
@@ -53,10 +69,8 @@ def _sizes(sizes: list[int]) -> str:
 def leave_one_out_lines(analysis, seed: int) -> list[str]:
     """A sentence and a table: the lead method's within-target mean ρ without each target; none with fewer than
     two targets in the mean."""
-    pairs, method = analysis.pairs, analysis.method
-    similarity = [-p.distances[method] for p in pairs]
-    found = leave_one_target_out(similarity, [p.gain for p in pairs], [p.target for p in pairs], seed)
-    defined = {t: c for t, c in found.items() if c.defined}
+    method = analysis.method
+    defined = leave_one_out(analysis, seed)
     if not defined:
         return []
     rhos = [c.rho for c in defined.values()]
@@ -71,7 +85,7 @@ def leave_one_out_lines(analysis, seed: int) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for target, c in defined.items():
-        lines.append(f"| {target} | {c.rho:.3f} | {len(found) - 1} | {c.n} | {format_p(c.p_greater, c.exact)} |")
+        lines.append(f"| {target} | {c.rho:.3f} | {len(defined) - 1} | {c.n} | {format_p(c.p_greater, c.exact)} |")
     return lines + [""]
 
 

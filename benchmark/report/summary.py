@@ -18,11 +18,9 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from benchmark.estimators.power import min_detectable_rho_simulated
 from benchmark.estimators.resampling import ALPHA
-from benchmark.estimators.source_similarity import leave_one_target_out
 from benchmark.report import similarity_reuse as sr
-from benchmark.report.similarity_checks import MIN_POWER_PAIRS, POWER, verdict_label
+from benchmark.report.similarity_checks import POWER, detectable_rho, leave_one_out, verdict_label
 from benchmark.results.aggregate import group_results, stable_seed, suite_replicates
 from benchmark.results.schema import CellResult, SimilarityResult
 
@@ -142,16 +140,13 @@ def _modality_line(sim: SimilarityResult, analysis, controls, done: int) -> str:
         f"{analysis.lead_name} = {c.rho:.2f} (95 % under gain noise [{low:.2f}, {high:.2f}], "
         f"p = {c.p_greater:.3f} one-sided, {c.n} pairs on {targets} targets)"
     )
-    sizes = [analysis.within.sizes[t] for t in analysis.within.used]
-    if sizes and min(sizes) >= MIN_POWER_PAIRS:
-        text += f"; detectable at {POWER * 100:.0f} % power: ρ ≥ {min_detectable_rho_simulated(sizes):.2f}"
-    pairs, method = analysis.pairs, analysis.method
-    left_out = leave_one_target_out(
-        [-p.distances[method] for p in pairs], [p.gain for p in pairs], [p.target for p in pairs]
-    )
-    rhos = [x.rho for x in left_out.values() if x.defined]
+    if (detectable := detectable_rho(analysis)) is not None:
+        text += f"; detectable at {POWER * 100:.0f} % power: ρ ≥ {detectable:.2f}"
+    # the page's seed, so that the two give the same permutation p-values
+    left_out = leave_one_out(analysis, stable_seed(sim.suite, sim.modality, analysis.method, "loto"))
+    rhos = [x.rho for x in left_out.values()]
     if rhos:
-        held = sum(x.p_greater < ALPHA for x in left_out.values() if x.defined)
+        held = sum(x.p_greater < ALPHA for x in left_out.values())
         text += f"; leaving one target out: {min(rhos):.2f} to {max(rhos):.2f} (p < {ALPHA:g} in {held} of {len(rhos)})"
     if controls:
         mean = statistics.fmean(p.gain for p in controls)
