@@ -89,11 +89,20 @@ class RunContext:
         here with several seeds."""
         return init == "scratch" or (model.pretrain is not None and len(model.pretrain.seeds) > 1)
 
-    def training(self, task: TaskSpec) -> TrainingSpec:
-        """Defaults, then the suite's training block, the task's, and the command line's, later ones winning."""
+    def training(self, task: TaskSpec, init: Init = "pretrained") -> TrainingSpec:
+        """Defaults, then the suite's training block, the task's, and the command line's, later ones winning; for
+        a scratch twin, `scratch_epochs` (when set) is its `epochs`. A layer that sets `epochs` alone sets both
+        inits' budget (`--epochs 2` shortens the twins too). The result has no `scratch_epochs`: it is the budget
+        this init trains with."""
         merged = DEFAULT_TRAINING.model_dump()
         for layer in (self.suite_training, task.training, self.overrides):
-            merged.update({k: v for k, v in layer.model_dump().items() if v is not None})
+            values = layer.model_dump()
+            if values["epochs"] is not None and values["scratch_epochs"] is None:
+                merged["scratch_epochs"] = None  # a layer's epochs alone are both inits' budget
+            merged.update({k: v for k, v in values.items() if v is not None})
+        scratch_epochs = merged.pop("scratch_epochs")
+        if init == "scratch" and scratch_epochs is not None:
+            merged["epochs"] = scratch_epochs
         return TrainingSpec(**merged)
 
     def grid(self, model: ModelSpec, init: Init, task: TaskSpec, protocol: Protocol) -> GridSpec:

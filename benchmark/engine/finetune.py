@@ -63,7 +63,7 @@ class FinetuneSearch:
 
     def __init__(self, group: Group, context: RunContext):
         self.group, self.context = group, context
-        self.training = context.training(group.task)
+        self.training = context.training(group.task, group.init)
         search = group.task.search or context.suite_search
         self.rate, self.max_extensions = search.halving_rate, search.max_extensions
         self.noise = NoiseRule(search.noise_z, search.noise_cap) if search.selection == "noise" else None

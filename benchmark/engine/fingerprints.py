@@ -42,7 +42,7 @@ def group_fingerprints(group: Group, context: RunContext, source_tasks: dict[str
 def group_settings(group: Group, context: RunContext, source_tasks: dict[str, TaskSpec]) -> dict[str, Any]:
     """Every setting the cells of a group share (all but the seed), nested by part."""
     task, protocol = group.task, group.protocol
-    training = context.training(task).model_dump(mode="json")
+    training = context.training(task, group.init).model_dump(mode="json")
     settings: dict[str, Any] = {
         "task": _without(task.model_dump(mode="json", exclude_defaults=True), TASK_NOTES),
         "model": _model_settings(group.model, source_tasks),

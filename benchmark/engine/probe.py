@@ -125,7 +125,7 @@ def _choose(probes: list[_SeedProbe], configs: int, main_metric: str) -> int:
 def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, float]]) -> list[_SeedProbe]:
     """Every seed's heads; a backbone whose weights do not depend on the seed is built once."""
     task, loaded, probes = group.task, None, []
-    training = context.training(task)
+    training = context.training(task, group.init)
     for seed, cell in zip(group.seeds, group.cells(), strict=True):
         seed_started = time.perf_counter()
         raw = context.task_data(task, seed)

@@ -151,6 +151,6 @@ def group_specs(group: Group, context: RunContext) -> dict:
     return {
         "task": group.task.model_dump(),
         "model": group.model.model_dump(),
-        "training": context.training(group.task).model_dump(),
+        "training": context.training(group.task, group.init).model_dump(),
         "score_weights": context.score_weights,
     }

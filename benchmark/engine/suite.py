@@ -132,6 +132,7 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
         suite_search=suite.spec.search,
         overrides=TrainingSpec(
             epochs=args.epochs,
+            scratch_epochs=args.scratch_epochs,
             max_steps=args.max_steps,
             probe_epochs=args.probe_epochs,
             batch_size=args.batch_size,

@@ -134,6 +134,11 @@ class TrainingSpec(StrictModel):
     a task may override the suite's, and the command line overrides both."""
 
     epochs: PositiveFloat | None = None
+    scratch_epochs: PositiveFloat | None = Field(
+        default=None,
+        description="The scratch twins' fine-tune budget in epochs (default: `epochs`): a network trained from "
+        "random weights may need longer to flatten than a pretrained one; the page says when the budgets differ.",
+    )
     max_steps: PositiveInt | None = Field(default=None, description="Fine-tune budget in optimizer steps (not epochs).")
     batch_size: PositiveInt | None = None
     probe_epochs: PositiveFloat | None = None
