@@ -135,7 +135,11 @@ COLUMNS: tuple[BoardColumn, ...] = (
 
 DEFINITIONS = (
     ("Score", "the task's main metric on its test split after training, mean ± std over the seeds that finished."),
-    ("Scratch", "the same architecture from random initialisation, tuned and trained with the identical budget."),
+    (
+        "Scratch",
+        "the same architecture from random initialisation, tuned and trained with the same budget unless the notes "
+        "say its twins trained longer.",
+    ),
     ("Gain", "Score − Scratch: what reuse bought on this task."),
     ("Chance", "the main metric of always predicting the training set's majority class."),
     ("Val", "the chosen configuration's main metric on the validation split (every choice is made there)."),

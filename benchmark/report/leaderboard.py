@@ -356,10 +356,35 @@ def _flattened_line(groups: list[Group]) -> str:
     return "- Seeds whose validation curve flattened: " + ("; ".join(parts) if parts else "none recorded") + "."
 
 
+def _budget_line(groups: list[Group]) -> str | None:
+    """Where scratch twins fine-tuned with another budget than the checkpoints of their task (`scratch_epochs`):
+    the optimizer steps of each, per task; None when no fine-tune was recorded."""
+    steps: dict[str, dict[str, set[int]]] = {}
+    for group in groups:
+        if group.key.protocol == "finetune":
+            found = steps.setdefault(group.key.task, {}).setdefault(group.key.init, set())
+            found.update(r.setup.optimizer_steps for r in group.ok if r.setup is not None)
+    if not any(steps.values()):
+        return None
+    differing = {task: inits for task, inits in steps.items() if len(set().union(*inits.values())) > 1}
+    if not differing:
+        return "- Fine-tune budgets: every scratch twin trained as many optimizer steps as the checkpoints of its task."
+    described = "; ".join(
+        f"{task}: " + ", ".join(f"{init} {'/'.join(map(str, sorted(found)))}" for init, found in sorted(inits.items()))
+        for task, inits in sorted(differing.items())
+    )
+    return (
+        "- Fine-tune budgets differ by init (optimizer steps; a scratch twin may need longer to flatten, and its "
+        f"speed-up is read on its own curve): {described}."
+    )
+
+
 def _footnotes(groups: list[Group]) -> list[str]:
-    """What the marks of a table mean, how many seeds flattened per init, which choices lie at a grid's edge, and
-    plainly which scratch twins learned nothing measurable."""
+    """What the marks of a table mean, how many seeds flattened per init, the budgets where twins trained longer,
+    which choices lie at a grid's edge, and plainly which scratch twins learned nothing measurable."""
     notes = [_flattened_line(groups)]
+    if budgets := _budget_line(groups):
+        notes.append(budgets)
     unflattened = [g for g in groups if g.unflattened]
     if unflattened:
         cells = ", ".join(
@@ -432,8 +457,9 @@ def _reading_guide() -> list[str]:
         f"are listed with their reason). {NOT_FLATTENED.strip()}: a seed's validation curve had not flattened.",
         "- **Tier**: checkpoints of a task and protocol in tier 1 are not separable from the best by more than the "
         "seed and test-set spread; a new tier starts at the first checkpoint separable from its tier's leader.",
-        "- **Scratch**: the same architecture from random initialisation, searched and trained with the identical "
-        f"budget; {LEARNED_NOTHING.strip()}: it learned nothing measurable on validation. **Gain** = Score − "
+        "- **Scratch**: the same architecture from random initialisation, searched and trained with the same "
+        "budget unless the notes under a table say its twins trained longer; "
+        f"{LEARNED_NOTHING.strip()}: it learned nothing measurable on validation. **Gain** = Score − "
         "Scratch with a 95 % interval (paired bootstrap over seeds and test examples, or Welch over seeds).",
         "- **Chance**: the main metric of always predicting the training set's majority class.",
         "- **Train s**: wall-clock training time of the final run (evaluation excluded); **Speed-up**: the scratch "
