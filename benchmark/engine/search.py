@@ -40,7 +40,7 @@ DEFAULT_GRIDS: dict[tuple[str, Init], GridSpec] = {
 }
 """The library adapters' default fine-tune grids by (library, init), as registered when this module was imported (the
 speed script reads them; a run asks the registry, so a library registered later has its own)."""
-DEFAULT_PROBE_GRID = GridSpec(learning_rate=[1e-3, 1e-2], weight_decay=[0.0, 0.3, 3.0, 30.0])
+DEFAULT_PROBE_GRID = GridSpec(learning_rate=[1e-3, 3e-3, 1e-2], weight_decay=[0.0, 0.3, 3.0, 30.0])
 
 
 def resolve_grid(

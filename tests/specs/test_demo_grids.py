@@ -1,0 +1,35 @@
+"""The committed demo searches at least three values in every searched dimension, for every init and protocol, so
+that a choice can fall inside its grid (#23), and gives every task its own budgets per init."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.engine.search import DEFAULT_PROBE_GRID
+from benchmark.specs.registry import load_registry
+from benchmark.utils.paths import DEFAULT_TASKS_DIR
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_registry(DEFAULT_TASKS_DIR).resolve("demo")
+
+
+def _searched(grid) -> dict[str, int]:
+    sizes = {"learning_rate": len(grid.learning_rate), "weight_decay": len(grid.weight_decay)}
+    return {name: size for name, size in sizes.items() if size > 1}
+
+
+def test_every_searched_dimension_of_the_demo_has_three_values(demo):
+    for task in demo.tasks:
+        for name in ("finetune", "finetune_scratch"):
+            grid = getattr(task.search, name)
+            assert grid is not None, f"{task.task}: no {name} grid"
+            assert all(size >= 3 for size in _searched(grid).values()), f"{task.task} {name}: {_searched(grid)}"
+    assert all(size >= 3 for size in _searched(DEFAULT_PROBE_GRID).values()), _searched(DEFAULT_PROBE_GRID)
+
+
+def test_every_demo_task_declares_a_budget_and_a_longer_one_for_its_scratch_twins(demo):
+    for task in demo.tasks:
+        assert task.training.epochs and task.training.scratch_epochs, task.task
+        assert task.training.scratch_epochs >= task.training.epochs, task.task
