@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable, not benchmark/ itself
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -22,8 +23,12 @@ from benchmark.specs.sources import collect_sources, unique_folders  # noqa: E40
 from benchmark.specs.trust import code_problems  # noqa: E402
 from benchmark.utils.paths import DEFAULT_TASKS_DIR, default_assets_dir  # noqa: E402
 
+if TYPE_CHECKING:
+    from benchmark.engine.options import RunOptions
+
 EXIT_SPEC_ERROR = 2
 EXIT_CELLS_FAILED = 1
+ENTRY_POINT_ONLY = frozenset({"help", "list", "validate", "deep"})  # modes `main` handles itself: no run options
 
 
 def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
@@ -260,9 +265,75 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
     from benchmark.engine.suite import run_suite
 
     try:
-        return run_suite(registry, args)
+        return run_suite(registry, run_options(args))  # past this line, typed options only
     except SpecError as error:
         return _report_spec_error(error)
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The typed options of a run from what `build_parser` parsed: the one place an argparse object becomes them.
+    `SpecError` for a `--model` or `--similarity-encoder` value that cannot be used, `ValueError` for a bad
+    `--shard`. A cap or pinned learning rate of 0 is unset, as it always was."""
+    from benchmark.data.loading import SplitCaps
+    from benchmark.engine.options import RunOptions
+    from benchmark.engine.plan import Selection, parse_shard
+    from benchmark.engine.settings import Layer
+    from benchmark.specs.adhoc import parse_model, parse_models
+    from benchmark.specs.schema import TrainingSpec
+
+    selection = Selection(
+        models=args.models,
+        tasks=args.tasks,
+        protocols=args.protocols,
+        seeds=args.seeds,
+        include_scratch=False if args.no_scratch else None,
+    )
+    command_line = Layer(
+        training=TrainingSpec(
+            epochs=args.epochs,
+            scratch_epochs=args.scratch_epochs,
+            max_steps=args.max_steps,
+            probe_epochs=args.probe_epochs,
+            batch_size=args.batch_size,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+        ),
+        caps=SplitCaps(
+            train=args.max_train_samples or None,
+            validation=args.max_validation_samples or None,
+            test=args.max_eval_samples or None,
+        ),
+        learning_rate=args.learning_rate or None,
+        probe_learning_rate=args.probe_learning_rate or None,
+    )
+    return RunOptions(
+        suite=args.suite,
+        tasks_dir=args.tasks_dir,
+        include_path=tuple(args.include_path),
+        assets_dir=args.assets_dir,
+        output_dir=args.output_dir,
+        leaderboard_dir=args.leaderboard_dir,
+        selection=selection,
+        extra_models=tuple(parse_models(args.model, args.model_args)),
+        shard=parse_shard(args.shard),
+        command_line=command_line,
+        mixed_precision=args.mixed_precision,
+        num_workers=args.num_workers,
+        compile=args.compile,
+        cpu_threads=args.cpu_threads,
+        overwrite=args.overwrite,
+        keep_going=args.keep_going,
+        trust_remote_code=args.trust_remote_code,
+        trust_task_code=args.trust_task_code,
+        no_feature_cache=args.no_feature_cache,
+        checkpoint_interval=args.checkpoint_interval,
+        no_similarity=args.no_similarity,
+        similarity_only=args.similarity_only,
+        similarity_encoder=tuple(parse_model(value) for value in args.similarity_encoder),
+        log_samples=args.log_samples,
+        verbose=args.verbose,
+        report_to=args.report_to,
+        logging_dir=args.logging_dir,
+    )
 
 
 def _similarity_encoder_problems(values: list[str]) -> list[str]:

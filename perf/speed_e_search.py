@@ -36,6 +36,7 @@ from benchmark.engine.search import (
     paired_standard_error,
     survivors,
 )
+from benchmark.engine.settings import Layer, RunSettings
 from benchmark.specs.registry import load_registry
 from benchmark.specs.schema import GridSpec, ModelSpec, SearchSpec, TaskSpec, TrainingSpec
 from benchmark.utils.paths import DEFAULT_TASKS_DIR
@@ -228,17 +229,13 @@ def search_context(
     `rule` and never extended (the comparisons measure selection on one fixed grid)."""
     search = setting.suite_search.model_copy(update={"selection": rule, "max_extensions": 0})
     search = search if grid is None else search.model_copy(update={"finetune": grid})
-    return RunContext(
-        accelerator=accelerator,
+    settings = RunSettings(
+        suite=Layer(training=setting.suite_training, caps=setting.caps, search=search),
+        command_line=Layer(training=setting.overrides),
         assets_dir=setting.assets_dir,
-        feature_cache=None,
-        suite_training=setting.suite_training,
-        suite_search=search,
-        overrides=setting.overrides,
-        caps=setting.caps,
         work_dir=work_dir,
-        encoded_data=encoded,
     )
+    return RunContext(accelerator, settings, encoded_data=encoded)
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ its messages end up in result files.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from benchmark.data.batch import LABEL
 from benchmark.data.labels import class_problems, missing_label_problem, unknown_label_problem
+from benchmark.specs.layers import layered
 from benchmark.specs.schema import DatasetSpec, TaskSpec
 from benchmark.utils.naming import suggest
 
@@ -178,18 +179,32 @@ def load_task_data(
     max_validation_samples: int | None = None,
     max_eval_samples: int | None = None,
 ) -> TaskData:
-    """The three splits of a task, label-encoded and capped (caps default to the task's own)."""
-    caps = SplitCaps(max_train_samples, max_validation_samples, max_eval_samples)
-    return cap_task_data(load_encoded(task, assets_dir), task, seed, caps)
+    """The three splits of a task, label-encoded and capped (each cap given here, else the task's own)."""
+    given = SplitCaps(max_train_samples, max_validation_samples, max_eval_samples)
+    caps = SplitCaps(**layered(NO_CAPS, task=SplitCaps.of_task(task).values(), command_line=given.values()))
+    return cap_task_data(load_encoded(task, assets_dir), seed, caps)
 
 
 @dataclass(frozen=True)
 class SplitCaps:
-    """Command-line or suite caps on the number of examples per split; `None` keeps the task's own cap."""
+    """Caps on the number of examples per split; `None` leaves a split uncapped or, in one layer of settings
+    (`benchmark.specs.layers`: a task's, a suite's, the command line's), to the layers below."""
 
     train: int | None = None
     validation: int | None = None
     test: int | None = None
+
+    @classmethod
+    def of_task(cls, task: TaskSpec) -> SplitCaps:
+        """The task file's own caps."""
+        return cls(task.max_train_samples, task.max_validation_samples, task.max_eval_samples)
+
+    def values(self) -> dict[str, int]:
+        """The caps this layer sets, by split."""
+        return {split: cap for split, cap in asdict(self).items() if cap is not None}
+
+
+NO_CAPS = asdict(SplitCaps())  # the default of every split: uncapped
 
 
 def load_encoded(task: TaskSpec, assets_dir: Path) -> TaskData:
@@ -260,12 +275,13 @@ def group_holdout(
     return split.select(rest), split.select(held)
 
 
-def cap_task_data(encoded: TaskData, task: TaskSpec, seed: int, caps: SplitCaps = SplitCaps()) -> TaskData:
-    """The seed's training subset and the (seed-independent) validation and test subsets of encoded splits."""
+def cap_task_data(encoded: TaskData, seed: int, caps: SplitCaps) -> TaskData:
+    """The seed's training subset and the (seed-independent) validation and test subsets of encoded splits, under
+    the caps in effect (`RunSettings.caps` resolves them)."""
     return TaskData(
-        train=_cap(encoded.train, caps.train or task.max_train_samples, seed),
-        validation=_cap(encoded.validation, caps.validation or task.max_validation_samples, FIXED_SUBSET_SEED),
-        test=_cap(encoded.test, caps.test or task.max_eval_samples, FIXED_SUBSET_SEED),
+        train=_cap(encoded.train, caps.train, seed),
+        validation=_cap(encoded.validation, caps.validation, FIXED_SUBSET_SEED),
+        test=_cap(encoded.test, caps.test, FIXED_SUBSET_SEED),
         label_names=encoded.label_names,
     )
 

@@ -1,5 +1,4 @@
-"""What every group of a run shares (accelerator, caches, overrides), and the per-group settings resolved from
-the layers of specs: defaults, then the suite, then the task, then the command line."""
+"""The services every group of a run shares: the accelerator, the run's frozen settings, caches and the stop flag."""
 
 from __future__ import annotations
 
@@ -9,66 +8,45 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from benchmark.data.collate import make_collator, model_inputs
-from benchmark.data.loading import SplitCaps, TaskData, cap_task_data, load_encoded
+from benchmark.data.loading import TaskData, cap_task_data, load_encoded
 from benchmark.data.preprocessed import PreprocessCache
 from benchmark.engine.features import FeatureCache, FrozenFeatures, frozen_features
 from benchmark.engine.interruption import StopFlag
-from benchmark.engine.search import resolve_grid
+from benchmark.engine.settings import RunSettings
 from benchmark.engine.speedups import place_model
 from benchmark.models.complexity import describe_complexity
 from benchmark.models.factory import LoadedModel, ModelError, build_model
 from benchmark.specs.adapter_registry import modality_adapter
-from benchmark.specs.schema import GridSpec, Init, ModelSpec, Protocol, SearchSpec, TaskSpec, TrainingSpec
+from benchmark.specs.schema import Init, ModelSpec, TaskSpec
 
-DEFAULT_TRAINING = TrainingSpec(
-    epochs=3,
-    batch_size=32,
-    probe_epochs=30,
-    warmup_ratio=0.1,
-    gradient_accumulation_steps=1,
-    evals_per_epoch=2,
-)
 FEATURE_BATCH_SIZE = 64
 
 
 @dataclass
 class RunContext:
-    """What every group of a run shares: the accelerator, directories, caches and command-line overrides."""
+    """What every group of a run uses: the accelerator, the settings (`context.settings.training(task)`, ...), the
+    feature cache, the stop flag, and what the run loads or computes once (data, FLOP counts, preprocessed inputs,
+    the checkpoints its pretraining stages saved)."""
 
     accelerator: Accelerator
-    assets_dir: Path
-    feature_cache: FeatureCache | None
-    suite_training: TrainingSpec = TrainingSpec()
-    suite_search: SearchSpec = SearchSpec()
-    overrides: TrainingSpec = TrainingSpec()
-    pinned_learning_rate: float | None = None  # --learning-rate: every fine-tune grid becomes this one rate
-    pinned_probe_learning_rate: float | None = None  # --probe-learning-rate: likewise for probes
-    caps: SplitCaps = SplitCaps()
-    trust_remote_code: bool = False
-    num_workers: int = 0
-    compile: bool = False
+    settings: RunSettings = RunSettings()
+    feature_cache: FeatureCache | None = None
     stop_flag: StopFlag | None = None
-    work_dir: Path | None = None  # checkpoints and search states of unfinished groups
-    checkpoint_interval_s: float = 60.0
-    log_samples: bool = False  # --log-samples: keep each test example's class probabilities for its sample file
-    score_weights: dict = field(default_factory=dict)
     encoded_data: dict[str, TaskData] = field(default_factory=dict)
     complexity_cache: dict[tuple, dict] = field(default_factory=dict)
     preprocessed: PreprocessCache = field(default_factory=PreprocessCache)  # image and audio inputs, once per split
     # model id -> {pretraining seed: the checkpoint folder that run saved}, or why the stage failed
     pretrained_checkpoints: dict[str, dict[int, Path] | str] = field(default_factory=dict)
-    # (absolute folder, public name) pairs that paths in written results are shown relative to
-    publication_roots: list[tuple[str, str]] = field(default_factory=list)
 
     def encoded(self, task: TaskSpec) -> TaskData:
         """A task's full splits, loaded and label-encoded once per run."""
         if task.task not in self.encoded_data:
-            self.encoded_data[task.task] = load_encoded(task, self.assets_dir)
+            self.encoded_data[task.task] = load_encoded(task, self.settings.assets_dir)
         return self.encoded_data[task.task]
 
     def task_data(self, task: TaskSpec, seed: int) -> TaskData:
-        """A task's splits for a seed, capped by the run's caps."""
-        return cap_task_data(self.encoded(task), task, seed, self.caps)
+        """A task's splits for a seed, under the caps in effect for it."""
+        return cap_task_data(self.encoded(task), seed, self.settings.caps(task))
 
     def resolve(self, model: ModelSpec, seed: int | None = None) -> ModelSpec:
         """The spec to build pretrained: a model with a finished pretraining stage points at the checkpoint its
@@ -89,28 +67,6 @@ class RunContext:
         here with several seeds."""
         return init == "scratch" or (model.pretrain is not None and len(model.pretrain.seeds) > 1)
 
-    def training(self, task: TaskSpec, init: Init = "pretrained") -> TrainingSpec:
-        """Defaults, then the suite's training block, the task's, and the command line's, later ones winning; for
-        a scratch twin, `scratch_epochs` (when set) is its `epochs`. A layer that sets `epochs` alone sets both
-        inits' budget (`--epochs 2` shortens the twins too). The result has no `scratch_epochs`: it is the budget
-        this init trains with."""
-        merged = DEFAULT_TRAINING.model_dump()
-        for layer in (self.suite_training, task.training, self.overrides):
-            values = layer.model_dump()
-            if values["epochs"] is not None and values["scratch_epochs"] is None:
-                merged["scratch_epochs"] = None  # a layer's epochs alone are both inits' budget
-            merged.update({k: v for k, v in values.items() if v is not None})
-        scratch_epochs = merged.pop("scratch_epochs")
-        if init == "scratch" and scratch_epochs is not None:
-            merged["epochs"] = scratch_epochs
-        return TrainingSpec(**merged)
-
-    def grid(self, model: ModelSpec, init: Init, task: TaskSpec, protocol: Protocol) -> GridSpec:
-        """The hyper-parameter grid of a group; a learning rate given on the command line pins it."""
-        grid = resolve_grid(self.suite_search, task.search, model.library, init, protocol)
-        pinned = self.pinned_probe_learning_rate if protocol == "linear_probe" else self.pinned_learning_rate
-        return grid.model_copy(update={"learning_rate": [pinned]}) if pinned else grid
-
     def build(self, model: ModelSpec, init: Init, task: TaskSpec, num_labels: int, seed: int) -> LoadedModel:
         """A model variant for a task on the run's device (channels-last for convolutional nets); audio models
         are told the task's clip length (Whisper encoders cut their positional table to it)."""
@@ -120,8 +76,8 @@ class RunContext:
             init,
             num_labels,
             seed,
-            self.assets_dir,
-            self.trust_remote_code,
+            self.settings.assets_dir,
+            self.settings.trust_remote_code,
             clip_seconds=clip_seconds,
         )
         place_model(loaded.network, self.accelerator.device)

@@ -63,11 +63,11 @@ class FinetuneSearch:
 
     def __init__(self, group: Group, context: RunContext):
         self.group, self.context = group, context
-        self.training = context.training(group.task, group.init)
-        search = group.task.search or context.suite_search
-        self.rate, self.max_extensions = search.halving_rate, search.max_extensions
-        self.noise = NoiseRule(search.noise_z, search.noise_cap) if search.selection == "noise" else None
-        configs = expand_grid(context.grid(group.model, group.init, group.task, "finetune"))
+        self.training = context.settings.training(group.task, group.init)
+        rules = context.settings.search_rules(group.task)
+        self.rate, self.max_extensions = rules.halving_rate, rules.max_extensions
+        self.noise = NoiseRule(rules.noise_z, rules.noise_cap) if rules.selection == "noise" else None
+        configs = expand_grid(context.settings.grid(group.model, group.init, group.task, "finetune"))
         self.work_dir = work_dir(context, group)
         self.rung_states = RungStates()  # each surviving run's state between rungs
         self.initial: dict[int, tuple[LoadedModel, dict]] = {}  # per seed: the freshly built model, RNG after it
@@ -105,7 +105,7 @@ class FinetuneSearch:
         )
         results = [self._final(chosen, seed, record, memory) for seed in self.group.seeds]
         if self.context.accelerator.is_main_process:
-            _remove_with_empty_parents(self.work_dir, self.context.work_dir)
+            _remove_with_empty_parents(self.work_dir, self.context.settings.work_dir)
         return results
 
     def _run_round(self) -> None:
@@ -246,7 +246,7 @@ class FinetuneSearch:
                 "eval_wall_s": outcome.eval_wall_s + test_wall_s,
                 "samples_per_s": outcome.samples_per_s,
                 "total_wall_s": outcome.train_wall_s + outcome.eval_wall_s + test_wall_s + outcome.compile_wall_s,
-                **({"compile_wall_s": outcome.compile_wall_s} if self.context.compile else {}),
+                **({"compile_wall_s": outcome.compile_wall_s} if self.context.settings.compile else {}),
             },
             batch_size=tried[-1],
             optimizer_steps=outcome.optimizer_steps,
@@ -267,7 +267,7 @@ class FinetuneSearch:
     ) -> tuple[list[int], list[int], SampleLog | None]:
         """Predicted and true labels of the test split, and with --log-samples its sample log (the same pass)."""
         accelerator = self.context.accelerator
-        if not self.context.log_samples:
+        if not self.context.settings.log_samples:
             return (*predict_split(accelerator, network, test, collate, batch_size), None)
         predicted, references, probabilities = predict_with_probabilities(
             accelerator, network, test, collate, batch_size
@@ -313,16 +313,16 @@ class FinetuneSearch:
             warmup_ratio=training.warmup_ratio,
             gradient_accumulation_steps=training.gradient_accumulation_steps,
             evals_per_epoch=training.evals_per_epoch,
-            num_workers=self.context.num_workers,
+            num_workers=self.context.settings.num_workers,
             seed=seed,
             checkpoint_dir=checkpoint_dir,
-            checkpoint_interval_s=self.context.checkpoint_interval_s,
+            checkpoint_interval_s=self.context.settings.checkpoint_interval_s,
             stop_at_step=stop_at,
             rung_states=self.rung_states,
             periodic_evals=final,
             rung_ends=rung_ends,
             periodic_after=rung_ends[-1] if rung_ends else 0,
-            compile=self.context.compile,
+            compile=self.context.settings.compile,
         )
 
     def _total_steps(self) -> int:
@@ -361,7 +361,7 @@ def run_finetune_group(group: Group, context: RunContext) -> list[CellResult]:
 
 def work_dir(context: RunContext, group: Group) -> Path:
     """Where a group keeps its search state and checkpoints until it finishes."""
-    root = context.work_dir or Path(".transfer-bench-work")
+    root = context.settings.work_dir or Path(".transfer-bench-work")
     return root / safe_component(group.suite) / Path(*(safe_component(part) for part in group.name.split("/")))
 
 

@@ -14,11 +14,13 @@ provenance, not here: they describe where a result was computed, not which quest
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from benchmark.engine.context import RunContext
 from benchmark.engine.plan import Group
 from benchmark.engine.pretrain import pretrain_key
+from benchmark.engine.settings import SEARCH_RULES
 from benchmark.results.fingerprint import make_fingerprint
 from benchmark.results.schema import Fingerprint
 from benchmark.specs.schema import ModelSpec, TaskSpec
@@ -30,7 +32,6 @@ TRAINING_READ_BY = {
     "finetune": ("epochs", "max_steps", "batch_size", "warmup_ratio", "gradient_accumulation_steps", "evals_per_epoch"),
     "linear_probe": ("probe_epochs", "batch_size", "warmup_ratio"),
 }
-SEARCH_RULES = ("halving_rate", "selection", "noise_z", "noise_cap", "max_extensions")
 
 
 def group_fingerprints(group: Group, context: RunContext, source_tasks: dict[str, TaskSpec]) -> list[Fingerprint]:
@@ -41,23 +42,23 @@ def group_fingerprints(group: Group, context: RunContext, source_tasks: dict[str
 
 def group_settings(group: Group, context: RunContext, source_tasks: dict[str, TaskSpec]) -> dict[str, Any]:
     """Every setting the cells of a group share (all but the seed), nested by part."""
-    task, protocol = group.task, group.protocol
-    training = context.training(task, group.init).model_dump(mode="json")
-    settings: dict[str, Any] = {
+    task, protocol, settings = group.task, group.protocol, context.settings
+    training = settings.training(task, group.init).model_dump(mode="json")
+    resolved: dict[str, Any] = {
         "task": _without(task.model_dump(mode="json", exclude_defaults=True), TASK_NOTES),
         "model": _model_settings(group.model, source_tasks),
         "init": group.init,
         "protocol": protocol,
         "seeds": sorted(group.seeds),
-        "caps": _caps(task, context),
+        "caps": dataclasses.asdict(settings.caps(task)),
         "training": {name: training[name] for name in TRAINING_READ_BY[protocol] if training[name] is not None},
-        "grid": context.grid(group.model, group.init, task, protocol).model_dump(mode="json"),
+        "grid": settings.grid(group.model, group.init, task, protocol).model_dump(mode="json"),
         "precision": context.accelerator.mixed_precision,
     }
     if protocol == "finetune":
-        search = (task.search or context.suite_search).model_dump(mode="json")
-        settings["search"] = {name: search[name] for name in SEARCH_RULES if name in search}
-    return settings
+        rules = settings.search_rules(task).model_dump(mode="json")
+        resolved["search"] = {name: rules[name] for name in SEARCH_RULES}
+    return resolved
 
 
 def _model_settings(model: ModelSpec, source_tasks: dict[str, TaskSpec]) -> dict[str, Any]:
@@ -67,16 +68,6 @@ def _model_settings(model: ModelSpec, source_tasks: dict[str, TaskSpec]) -> dict
     if model.pretrain is not None and source is not None:
         settings["pretrain_stage"] = pretrain_key(model, source)
     return settings
-
-
-def _caps(task: TaskSpec, context: RunContext) -> dict[str, int | None]:
-    """The sample caps in effect per split: the run's (command line, then suite), else the task's own."""
-    caps = context.caps
-    return {
-        "train": caps.train or task.max_train_samples,
-        "validation": caps.validation or task.max_validation_samples,
-        "test": caps.test or task.max_eval_samples,
-    }
 
 
 def _without(values: dict[str, Any], names: set[str]) -> dict[str, Any]:

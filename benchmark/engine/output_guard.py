@@ -10,10 +10,10 @@ that failed later (a full disk, a quota), for result files and for every write o
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from benchmark.utils.public import path_roots
@@ -54,9 +54,11 @@ def write_failure(error: OSError, what: str) -> str:
     return f"{what} not written: {error.strerror or error}{where}; finished results are kept, rerun to complete it"
 
 
-def publication_roots(args: argparse.Namespace) -> list[tuple[str, str]]:
+def publication_roots(
+    assets_dir: Path, tasks_dir: Path, output_dir: Path, include_paths: Iterable[Path] = ()
+) -> list[tuple[str, str]]:
     """The folders that paths in written results are shown relative to: assets, include paths, tasks, output
     (as `{assets}`, `{include}`, `{tasks}`, `{output}`), and the home folder as `~`."""
-    named = [("{assets}", args.assets_dir), ("{tasks}", args.tasks_dir), ("{output}", args.output_dir)]
-    named += [("{include}", folder) for folder in getattr(args, "include_path", None) or []]
+    named = [("{assets}", assets_dir), ("{tasks}", tasks_dir), ("{output}", output_dir)]
+    named += [("{include}", folder) for folder in include_paths]
     return path_roots([*named, ("~", Path.home())])

@@ -187,12 +187,12 @@ def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory
     assert spec is not None
     encoded = context.encoded(source)
     # The stage never reads the source's test split: one example keeps the split structure without decoding more.
-    caps = SplitCaps(train=spec.max_train_samples, validation=context.caps.validation, test=1)
-    raw = cap_task_data(encoded, source, seed, caps)
+    caps = context.settings.pretraining_caps(source, SplitCaps(train=spec.max_train_samples, test=1))
+    raw = cap_task_data(encoded, seed, caps)
     loaded = context.build(model, spec.init, source, raw.num_labels, seed)
     loaded.network.source_classifier = None  # the base's own source head is not trained here
     data = for_model(raw, source, loaded)
-    training = context.training(source)
+    training = context.settings.training(source)
     config = TrainConfig(
         epochs=spec.epochs or 1.0,
         max_steps=spec.max_steps,
@@ -203,8 +203,8 @@ def _pretrain(model: ModelSpec, source: TaskSpec, context: RunContext, directory
         evals_per_epoch=training.evals_per_epoch,
         seed=seed,
         checkpoint_dir=directory / STATE_DIRNAME,
-        checkpoint_interval_s=context.checkpoint_interval_s,
-        compile=context.compile,
+        checkpoint_interval_s=context.settings.checkpoint_interval_s,
+        compile=context.settings.compile,
     )
     started = time.perf_counter()
     outcome = train_and_evaluate(

@@ -43,8 +43,8 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
     """Probe every seed of the group with the whole grid, choose on validation (extending the grid past an edge the
     choice lies on), score the choice on test."""
     started = time.perf_counter()
-    configs = expand_grid(context.grid(group.model, group.init, group.task, "linear_probe"))
-    max_extensions = (group.task.search or context.suite_search).max_extensions
+    configs = expand_grid(context.settings.grid(group.model, group.init, group.task, "linear_probe"))
+    max_extensions = context.settings.search_rules(group.task).max_extensions
     extensions: list[GridExtension] = []
     with track_peak_memory(context.accelerator.device) as memory:
         probes = _probe_seeds(group, context, configs)
@@ -90,7 +90,7 @@ def run_probe_group(group: Group, context: RunContext) -> list[CellResult]:
             curve=probe.heads.curves[chosen],
             predicted=predict_heads(probe.heads, features, chosen),
             references=references,
-            samples=_samples(probe, chosen, context, group) if context.log_samples else None,
+            samples=_samples(probe, chosen, context, group) if context.settings.log_samples else None,
         )
         results.append(cell_result(outcome, context.accelerator, group_specs(group, context), search))
     return results
@@ -125,7 +125,7 @@ def _choose(probes: list[_SeedProbe], configs: int, main_metric: str) -> int:
 def _probe_seeds(group: Group, context: RunContext, configs: list[dict[str, float]]) -> list[_SeedProbe]:
     """Every seed's heads; a backbone whose weights do not depend on the seed is built once."""
     task, loaded, probes = group.task, None, []
-    training = context.training(task, group.init)
+    training = context.settings.training(task, group.init)
     for seed, cell in zip(group.seeds, group.cells(), strict=True):
         seed_started = time.perf_counter()
         raw = context.task_data(task, seed)

@@ -155,6 +155,6 @@ def group_specs(group: Group, context: RunContext) -> dict:
     return {
         "task": group.task.model_dump(),
         "model": group.model.model_dump(),
-        "training": context.training(group.task, group.init).model_dump(),
-        "score_weights": context.score_weights,
+        "training": context.settings.training(group.task, group.init).model_dump(),
+        "score_weights": dict(context.settings.score_weights),
     }

@@ -32,7 +32,7 @@ import numpy as np
 
 from benchmark.results.schema import Candidate, GridExtension
 from benchmark.specs.adapter_registry import LIBRARIES, library_adapter
-from benchmark.specs.schema import GridSpec, Init, Library, Protocol, SearchSpec
+from benchmark.specs.schema import GridSpec, Init, Library, Protocol
 from benchmark.utils.atomic import atomic_write_text
 
 DEFAULT_GRIDS: dict[tuple[str, Init], GridSpec] = {
@@ -43,16 +43,9 @@ speed script reads them; a run asks the registry, so a library registered later 
 DEFAULT_PROBE_GRID = GridSpec(learning_rate=[1e-3, 3e-3, 1e-2], weight_decay=[0.0, 0.3, 3.0, 30.0])
 
 
-def resolve_grid(
-    suite_search: SearchSpec, task_search: SearchSpec | None, library: Library, init: Init, protocol: Protocol
-) -> GridSpec:
-    """The grid of one group: the task's own grid, else the suite's, else the library default."""
-    attribute = (
-        "linear_probe" if protocol == "linear_probe" else "finetune_scratch" if init == "scratch" else "finetune"
-    )
-    for search in (task_search, suite_search):
-        if search is not None and getattr(search, attribute) is not None:
-            return getattr(search, attribute)
+def default_grid(library: Library, init: Init, protocol: Protocol) -> GridSpec:
+    """The grid of a group whose suite, task and command line set none (`RunSettings.grid` layers them): the
+    library's default fine-tune grid for the init, or the default probe grid."""
     return DEFAULT_PROBE_GRID if protocol == "linear_probe" else library_adapter(library).default_grids[init]
 
 

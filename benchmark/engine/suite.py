@@ -25,7 +25,6 @@ tasks' similarity is still measured.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import functools
@@ -35,6 +34,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -43,12 +43,13 @@ from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 from tqdm.auto import tqdm
 
 from benchmark.assets.missing import missing_assets, prepare_hint
-from benchmark.data.loading import DataError, SplitCaps
+from benchmark.data.loading import DataError
 from benchmark.engine.context import RunContext
 from benchmark.engine.features import FeatureCache
 from benchmark.engine.finetune import run_finetune_group, work_dir
 from benchmark.engine.fingerprints import group_fingerprints, group_settings
 from benchmark.engine.interruption import StopFlag, StopRequested
+from benchmark.engine.options import RunOptions
 from benchmark.engine.output_guard import (
     EXIT_UNWRITABLE,
     OutputGone,
@@ -57,10 +58,11 @@ from benchmark.engine.output_guard import (
     unwritable,
     write_failure,
 )
-from benchmark.engine.plan import Cell, Group, Selection, describe_ad_hoc, parse_shard, plan_groups, shard
+from benchmark.engine.plan import Cell, Group, describe_ad_hoc, plan_groups, shard
 from benchmark.engine.pretrain import PRETRAINED_DIRNAME, run_pretraining
 from benchmark.engine.probe import run_probe_group
 from benchmark.engine.records import provenance
+from benchmark.engine.settings import Layer, RunSettings
 from benchmark.engine.shared_output import Claim, ShardJob, SharedOutput, job_key, read_claim
 from benchmark.engine.speedups import accelerator_options, use_tf32
 from benchmark.engine.task_similarity import measure_suite_similarity
@@ -71,9 +73,8 @@ from benchmark.results.publish import publishable
 from benchmark.results.samples import samples_path, write_samples
 from benchmark.results.schema import CellResult, ResultFileError
 from benchmark.results.store import find_result_files, read_result, result_path, similarity_path, write_result
-from benchmark.specs.adhoc import parse_model, parse_models
-from benchmark.specs.registry import Registry
-from benchmark.specs.schema import TrainingSpec
+from benchmark.specs.registry import Registry, ResolvedSuite
+from benchmark.specs.schema import ModelSpec
 from benchmark.utils.console import configure_console, progress_bars_drawn
 from benchmark.utils.naming import safe_component
 
@@ -84,80 +85,51 @@ EXIT_MISSING_ASSETS = 2
 SEARCH_FINGERPRINT_FILE = "fingerprint.txt"  # in a group's work folder: the settings its saved search ran with
 
 
-def run_suite(registry: Registry, args: argparse.Namespace) -> int:
+def run_suite(registry: Registry, options: RunOptions) -> int:
     """Run (this shard of) a suite; return the process exit status."""
-    configure_console(verbose=getattr(args, "verbose", False))
+    configure_console(verbose=options.verbose)
     suite = registry.resolve(
-        args.suite,
-        skip_unknown_tasks=args.keep_going,
-        requested_tasks=args.tasks,
-        extra_models=parse_models(getattr(args, "model", None), getattr(args, "model_args", None)),
+        options.suite,
+        skip_unknown_tasks=options.keep_going,
+        requested_tasks=options.selection.tasks,
+        extra_models=options.extra_models,
     )
-    selection = Selection(
-        models=args.models,
-        tasks=args.tasks,
-        protocols=args.protocols,
-        seeds=args.seeds,
-        include_scratch=False if args.no_scratch else None,
-    )
-    index, count = parse_shard(args.shard)
-    planned = plan_groups(suite, selection)
+    index, count = options.shard
+    planned = plan_groups(suite, options.selection)
     groups = shard(planned, index, count)
-    if missing := _missing_assets(suite, groups, args.assets_dir):  # before any work, not a traceback per cell
+    if missing := _missing_assets(suite, groups, options.assets_dir):  # before any work, not a traceback per cell
         if os.environ.get("RANK", "0") == "0":
             print(f"error: {len(missing)} offline asset(s) this run needs are missing:", file=sys.stderr)
             print("\n".join(f"  {line}" for line in missing), file=sys.stderr)
-            print(f"  {prepare_hint(args.assets_dir, missing)}", file=sys.stderr)
+            print(f"  {prepare_hint(options.assets_dir, missing)}", file=sys.stderr)
         return EXIT_MISSING_ASSETS
-    if problem := unwritable(args.output_dir):  # before any work: one line, not a skipped group per claim
+    if problem := unwritable(options.output_dir):  # before any work: one line, not a skipped group per claim
         if os.environ.get("RANK", "0") == "0":
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_UNWRITABLE
-    trust_task_code(getattr(args, "trust_task_code", False))
+    trust_task_code(options.trust_task_code)
     # Some backbones skip layers at random while training (Wav2Vec2's layerdrop), so under DDP a step may
     # leave parameters without gradients; let DDP look for them rather than fail.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    accelerator = Accelerator(**accelerator_options(args.mixed_precision), kwargs_handlers=[ddp], **_tracking(args))
+    accelerator = Accelerator(
+        **accelerator_options(options.mixed_precision), kwargs_handlers=[ddp], **_tracking(options)
+    )
     use_tf32(accelerator.device)
     if accelerator.is_main_process:
         for line in describe_ad_hoc(suite, planned):
             print(line)
     if accelerator.device.type == "cpu":
-        torch.set_num_threads(args.cpu_threads or default_cpu_threads())
-    context = RunContext(
-        accelerator=accelerator,
-        assets_dir=args.assets_dir,
-        feature_cache=None if args.no_feature_cache else FeatureCache(args.output_dir / FEATURE_CACHE_DIRNAME),
-        suite_training=suite.training,
-        suite_search=suite.spec.search,
-        overrides=TrainingSpec(
-            epochs=args.epochs,
-            scratch_epochs=args.scratch_epochs,
-            max_steps=args.max_steps,
-            probe_epochs=args.probe_epochs,
-            batch_size=args.batch_size,
-            gradient_accumulation_steps=args.gradient_accumulation_steps,
-        ),
-        pinned_learning_rate=args.learning_rate,
-        pinned_probe_learning_rate=args.probe_learning_rate,
-        caps=SplitCaps(
-            train=args.max_train_samples or suite.spec.max_train_samples,
-            validation=args.max_validation_samples or suite.spec.max_validation_samples,
-            test=args.max_eval_samples or suite.spec.max_eval_samples,
-        ),
-        trust_remote_code=args.trust_remote_code,
-        num_workers=args.num_workers,
-        compile=args.compile,
-        work_dir=args.output_dir / WORK_DIRNAME,
-        checkpoint_interval_s=args.checkpoint_interval,
-        log_samples=getattr(args, "log_samples", False),
-        score_weights=suite.score_weights.model_dump(),
-    )
-    context.publication_roots = publication_roots(args)
+        torch.set_num_threads(options.cpu_threads or default_cpu_threads())
+    feature_cache = None if options.no_feature_cache else FeatureCache(options.output_dir / FEATURE_CACHE_DIRNAME)
+    context = RunContext(accelerator, run_settings(suite, options), feature_cache)
     # Models named with --model make a different job; without them the key stays what it was.
     ad_hoc = [model.model_dump() for model in suite.models if model.id in suite.ad_hoc_models]
-    key = job_key(args.suite, args.models, args.tasks, args.protocols, args.seeds, args.no_scratch, *ad_hoc)
-    job = SharedOutput(args.output_dir).job(key, index, count)
+    narrowing = options.selection  # the key's parts as they always were: the parsed lists, --no-scratch a flag
+    no_scratch = narrowing.include_scratch is False
+    key = job_key(
+        options.suite, narrowing.models, narrowing.tasks, narrowing.protocols, narrowing.seeds, no_scratch, *ad_hoc
+    )
+    job = SharedOutput(options.output_dir).job(key, index, count)
     if accelerator.is_main_process:
         job.start()
     # Everything alive now (imported modules, the registry) lives for the whole run; freezing it keeps the
@@ -165,9 +137,27 @@ def run_suite(registry: Registry, args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     try:
-        return _run_and_report(suite, groups, context, args, job)
+        return _run_and_report(suite, groups, context, options, job)
     finally:
         gc.unfreeze()
+
+
+def run_settings(suite: ResolvedSuite, options: RunOptions) -> RunSettings:
+    """The settings of a run of `suite`: its layer and the command line's, and the run-wide options."""
+    roots = publication_roots(options.assets_dir, options.tasks_dir, options.output_dir, options.include_path)
+    return RunSettings(
+        suite=Layer.of_suite(suite),
+        command_line=options.command_line,
+        assets_dir=options.assets_dir,
+        work_dir=options.output_dir / WORK_DIRNAME,
+        trust_remote_code=options.trust_remote_code,
+        num_workers=options.num_workers,
+        compile=options.compile,
+        checkpoint_interval_s=options.checkpoint_interval,
+        log_samples=options.log_samples,
+        score_weights=suite.score_weights.model_dump(),
+        publication_roots=tuple(roots),
+    )
 
 
 def _missing_assets(suite, groups: list[Group], assets_dir: Path) -> list[str]:
@@ -178,16 +168,16 @@ def _missing_assets(suite, groups: list[Group], assets_dir: Path) -> list[str]:
     return missing_assets(tasks.values(), models.values(), assets_dir)
 
 
-def _run_and_report(suite, groups: list[Group], context: RunContext, args: argparse.Namespace, job: ShardJob) -> int:
+def _run_and_report(suite, groups: list[Group], context: RunContext, options: RunOptions, job: ShardJob) -> int:
     """The groups, then task similarity and the leaderboard (once per sharded job), and the summary; the process
     exit status."""
     accelerator = context.accelerator
     outcomes: dict = {}
     try:
         with StopFlag() as context.stop_flag:
-            if not args.similarity_only:  # else only the final stage, over the result files already there
-                _pretraining_stage(suite, groups, context, args, job.shared)
-                outcomes = _run_groups(suite, groups, context, args.output_dir, args.overwrite, job.shared)
+            if not options.similarity_only:  # else only the final stage, over the result files already there
+                _pretraining_stage(suite, groups, context, options, job.shared)
+                outcomes = _run_groups(suite, groups, context, options.output_dir, options.overwrite, job.shared)
     except StopRequested as stop:
         if accelerator.is_main_process:
             print(
@@ -199,23 +189,23 @@ def _run_and_report(suite, groups: list[Group], context: RunContext, args: argpa
         if accelerator.is_main_process:
             _print_summary(gone.outcomes)
         return 1
-    published = _final_stage(suite, context, args, job)
+    published = _final_stage(suite, context, options, job)
     if accelerator.is_main_process:
         _print_summary(outcomes)
     return 1 if not published or any(status == "failed" for status, _ in outcomes.values()) else 0
 
 
-def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: argparse.Namespace, shared) -> None:
+def _pretraining_stage(suite, groups: list[Group], context: RunContext, options: RunOptions, shared) -> None:
     """Pretrain the models of this run's unfinished groups that have a `pretrain` block (cached), before any group
     runs. Scratch twins need only the architecture (built from the base checkpoint's config), and a finished group
     needs nothing: results copied without their `.pretrained` folder are not trained again."""
-    output_dir = args.output_dir
+    output_dir = options.output_dir
     pending = [
         group
         for group in groups
         if group.init == "pretrained"
         and group.model.pretrain is not None
-        and (args.overwrite or _rerun_reason(group, context, suite.source_tasks, output_dir) is not None)
+        and (options.overwrite or _rerun_reason(group, context, suite.source_tasks, output_dir) is not None)
     ]
     models = list({group.model.id: group.model for group in pending}.values())
     seeds = sorted({seed for group in pending for seed in group.seeds})
@@ -226,24 +216,24 @@ def _pretraining_stage(suite, groups: list[Group], context: RunContext, args: ar
     }
 
 
-def _final_stage(suite, context: RunContext, args: argparse.Namespace, job: ShardJob) -> bool:
+def _final_stage(suite, context: RunContext, options: RunOptions, job: ShardJob) -> bool:
     """Task similarity and the leaderboard, built by the one shard that finishes last (every run when the suite
     is not sharded); False, after one line, when any of its writes failed (shard mark, build record, similarity
     file, leaderboard): the guard result files have, so a full disk here never ends in a traceback."""
     try:
-        return _build_final_stage(suite, context, args, job)
+        return _build_final_stage(suite, context, options, job)
     except OSError as error:
         if context.accelerator.is_main_process:
             print(f"error: {write_failure(error, 'task similarity and leaderboard')}", file=sys.stderr)
         return False
 
 
-def _build_final_stage(suite, context: RunContext, args: argparse.Namespace, job: ShardJob) -> bool:
+def _build_final_stage(suite, context: RunContext, options: RunOptions, job: ShardJob) -> bool:
     accelerator = context.accelerator
     with contextlib.ExitStack() as stack:
         needed = [False]
         if accelerator.is_main_process:
-            inputs = functools.partial(find_result_files, args.output_dir)
+            inputs = functools.partial(find_result_files, options.output_dir)
             stage = stack.enter_context(job.final_stage(inputs, force=job.count == 1))
             needed = [stage.needed]
         if accelerator.num_processes > 1:
@@ -253,25 +243,25 @@ def _build_final_stage(suite, context: RunContext, args: argparse.Namespace, job
                 waiting = f"waiting for shards {stage.pending} (the last to finish builds it)"
                 print(f"leaderboard: {waiting if stage.pending else 'already up to date'}")
             return True
-        if not args.no_similarity:
-            _record_similarity(suite, context, args.output_dir, args.similarity_encoder)
+        if not options.no_similarity:
+            _record_similarity(suite, context, options.output_dir, options.similarity_encoder)
         if accelerator.is_main_process:
             from benchmark.report.leaderboard import LeaderboardError
 
             try:
-                _publish_leaderboard(args)
+                _publish_leaderboard(options)
             except (OSError, LeaderboardError) as error:
                 print(f"error: leaderboard not written: {error}", file=sys.stderr)
                 return False
     return True
 
 
-def _tracking(args: argparse.Namespace) -> dict:
+def _tracking(options: RunOptions) -> dict:
     """`Accelerator` arguments for `--report-to` (none by default, so a run without trackers is unchanged)."""
-    trackers = log_with(getattr(args, "report_to", None))
+    trackers = log_with(options.report_to)
     if trackers is None:
         return {}
-    logging_dir = getattr(args, "logging_dir", None) or default_logging_dir(args.output_dir)
+    logging_dir = options.logging_dir or default_logging_dir(options.output_dir)
     return {"log_with": trackers, "project_config": ProjectConfiguration(logging_dir=str(logging_dir))}
 
 
@@ -316,7 +306,7 @@ def _run_groups(suite, groups: list[Group], context: RunContext, output_dir: Pat
                 result.model_copy(update={"fingerprint": fingerprint})
                 for result, fingerprint in zip(_attempt(group, context), fingerprints, strict=True)
             ]
-            disk_gone = main and _write_results(results, cells, paths, outcomes, context.publication_roots)
+            disk_gone = main and _write_results(results, cells, paths, outcomes, context.settings.publication_roots)
         finally:
             if claim is not None:
                 claim.release()  # only once the results are written
@@ -380,13 +370,12 @@ def _path(output_dir: Path, cell: Cell) -> Path:
     return result_path(output_dir, cell.suite, cell.model.id, cell.init, cell.task.task, cell.protocol, cell.seed)
 
 
-def _record_similarity(suite, context: RunContext, output_dir: Path, check_encoders: list[str]) -> None:
+def _record_similarity(suite, context: RunContext, output_dir: Path, check_encoders: Sequence[ModelSpec]) -> None:
     """Task-similarity files for the suite's tasks that have result files in the output folder (this run's and
     earlier runs', whose features are cached), in the suite's encoder per modality and in each check encoder
-    (`--similarity-encoder` values); a failure here is reported and never loses cell results."""
+    (`--similarity-encoder`); a failure here is reported and never loses cell results."""
     try:
-        checks = [parse_model(value) for value in check_encoders]
-        records = measure_suite_similarity(with_result_tasks(suite, output_dir), context, checks)
+        records = measure_suite_similarity(with_result_tasks(suite, output_dir), context, check_encoders)
     except OSError as error:
         if is_disk_gone(error):
             raise  # the final stage's guard reports it in one line
@@ -461,7 +450,8 @@ def _rerun_reason(group: Group, context: RunContext, source_tasks: dict, output_
             return ""
         if result.fingerprint is None or result.fingerprint.digest != fingerprint.digest:
             changes += [change for change in differences(result.fingerprint, fingerprint) if change not in changes]
-        unlogged = unlogged or (context.log_samples and result.status == "ok" and not samples_path(path).exists())
+        logged = not context.settings.log_samples or result.status != "ok" or samples_path(path).exists()
+        unlogged = unlogged or not logged
     if changes:
         return f"its result files answer another question ({summarise(changes)})"
     return "--log-samples and its sample files are missing" if unlogged else None
@@ -516,13 +506,12 @@ def _print_summary(outcomes: dict) -> None:
             print(f"| {name} | {status} | {detail.splitlines()[0][:200]} |")
 
 
-def _publish_leaderboard(args: argparse.Namespace) -> None:
+def _publish_leaderboard(options: RunOptions) -> None:
     from benchmark.report.leaderboard import build_leaderboard
 
-    out_dir = args.leaderboard_dir or args.output_dir / "leaderboard"
-    path = build_leaderboard(args.output_dir, out_dir)
+    path = build_leaderboard(options.output_dir, options.leaderboard)
     print(f"\nleaderboard: {path}\n")
-    print(suite_excerpt(path.read_text(encoding="utf-8"), args.suite))
+    print(suite_excerpt(path.read_text(encoding="utf-8"), options.suite))
 
 
 def suite_excerpt(markdown: str, suite: str, max_lines: int = 40) -> str:

@@ -65,8 +65,8 @@ def _measure(
         "pretrained",
         2,
         SIMILARITY_SEED,
-        context.assets_dir,
-        context.trust_remote_code,
+        context.settings.assets_dir,
+        context.settings.trust_remote_code,
         clip_seconds=clips.pop() if len(clips) == 1 else None,
     )
     suite_name = suite.spec.suite

@@ -167,7 +167,7 @@ def recommend(
         method=calibration.method,
         calibration=calibration.statement(),
         wall_s=time.perf_counter() - started,
-        full_grid_s=full_grid_seconds(shelf, train_examples, context.training(task_spec).epochs or 1.0),
+        full_grid_s=full_grid_seconds(shelf, train_examples, context.settings.training(task_spec).epochs or 1.0),
     )
     return frame
 
@@ -209,15 +209,16 @@ def _context(assets_dir: Path | None, output_dir: Path, max_train: int | None, m
 
     from benchmark.data.loading import SplitCaps
     from benchmark.engine.context import RunContext
+    from benchmark.engine.settings import Layer, RunSettings
     from benchmark.recommend.signals import default_cache
     from benchmark.utils.paths import default_assets_dir
 
-    return RunContext(
-        accelerator=Accelerator(cpu=not _has_accelerator()),
+    caps = SplitCaps(max_train or None, max_validation or None, None)  # 0 or None: the task's own cap
+    settings = RunSettings(
+        command_line=Layer(caps=caps),
         assets_dir=Path(assets_dir or default_assets_dir()),
-        feature_cache=default_cache(Path(output_dir)),
-        caps=SplitCaps(max_train, max_validation, None),
     )
+    return RunContext(Accelerator(cpu=not _has_accelerator()), settings, default_cache(Path(output_dir)))
 
 
 def _has_accelerator() -> bool:

@@ -22,7 +22,7 @@ from benchmark.data.loading import LABEL, TaskData, cap_task_data, load_encoded
 from benchmark.engine.context import FEATURE_BATCH_SIZE, RunContext, feature_identity, for_model
 from benchmark.engine.features import FeatureCache, SplitFeatures, cached_split, extract_split, feature_cache_key
 from benchmark.engine.probe_heads import ProbeSettings, train_heads
-from benchmark.engine.search import expand_grid, resolve_grid
+from benchmark.engine.search import expand_grid
 from benchmark.estimators.transferability import estimate_all
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.recommend.evaluation import PARAMS_SIGNAL, PROBE_SIGNAL, SOURCE_SIGNAL
@@ -57,8 +57,8 @@ def without_test(task: TaskSpec) -> TaskSpec:
 
 def load_train_and_validation(task: TaskSpec, context: RunContext) -> TaskData:
     """The task's train and validation splits (capped as the run caps them), its test split never loaded."""
-    encoded = load_encoded(without_test(task), context.assets_dir)
-    return cap_task_data(encoded, task, SEED, context.caps)
+    encoded = load_encoded(without_test(task), context.settings.assets_dir)
+    return cap_task_data(encoded, SEED, context.settings.caps(task))
 
 
 def checkpoint_signals(model: ModelSpec, task: TaskSpec, data: TaskData, context: RunContext) -> CheckpointSignals:
@@ -121,8 +121,8 @@ def _probe_score(
         features = torch.as_tensor((split.features - mean) / std, dtype=torch.float32)
         return features, torch.as_tensor(np.asarray(split.labels), dtype=torch.long)
 
-    training = context.training(task)
-    configs = expand_grid(resolve_grid(context.suite_search, task.search, model.library, "pretrained", "linear_probe"))
+    training = context.settings.training(task)
+    configs = expand_grid(context.settings.grid(model, "pretrained", task, "linear_probe"))
     settings = ProbeSettings(training.probe_epochs, training.batch_size, training.warmup_ratio, SEED)
     heads = train_heads(
         tensors(train), tensors(validation), configs, num_labels, settings, metric_fn(task.metrics), task.main_metric

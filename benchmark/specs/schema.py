@@ -131,7 +131,7 @@ class PreprocessingSpec(StrictModel):
 
 class TrainingSpec(StrictModel):
     """Training settings besides the searched ones (learning rate and weight decay come from `search` grids);
-    a task may override the suite's, and the command line overrides both."""
+    a suite's override its tasks', and the command line's both (`benchmark.specs.layers`)."""
 
     epochs: PositiveFloat | None = None
     scratch_epochs: PositiveFloat | None = Field(
@@ -200,7 +200,9 @@ class TaskSpec(StrictModel):
     main_metric: str = "accuracy"
     preprocessing: PreprocessingSpec = PreprocessingSpec()
     training: TrainingSpec = TrainingSpec()
-    search: SearchSpec | None = Field(default=None, description="Grids that replace the suite's for this task.")
+    search: SearchSpec | None = Field(
+        default=None, description="This task's grids and search rules; a suite's, where it sets them, win."
+    )
 
     @model_validator(mode="after")
     def _main_metric_is_listed(self) -> TaskSpec:

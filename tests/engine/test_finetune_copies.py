@@ -12,6 +12,7 @@ from benchmark.data.preprocessed import PreprocessCache
 from benchmark.engine import finetune
 from benchmark.engine.context import RunContext
 from benchmark.engine.plan import plan_groups
+from benchmark.engine.settings import RunSettings
 from benchmark.results.store import find_result_files, read_result
 from benchmark.run import main
 from benchmark.specs.registry import collect_registry
@@ -71,7 +72,7 @@ def test_each_copy_starts_from_the_builds_weights_and_random_state(tiny_tasks, t
     registry, _ = collect_registry(tiny_tasks)
     suite = registry.resolve("tiny")
     group = next(g for g in plan_groups(suite) if g.model.id == "tiny-bert" and g.protocol == "finetune")
-    context = RunContext(accelerator=Accelerator(cpu=True), assets_dir=tiny_assets, feature_cache=None)
+    context = RunContext(Accelerator(cpu=True), RunSettings(assets_dir=tiny_assets))
     search = finetune.FinetuneSearch(group, context)
     cell = group.cells()[0]
     built = search._initial_model(cell, num_labels=2)

@@ -89,6 +89,7 @@ def test_a_saved_search_with_other_settings_is_discarded(tiny_tasks, tiny_assets
     from benchmark.engine.context import RunContext
     from benchmark.engine.finetune import work_dir
     from benchmark.engine.plan import Selection, plan_groups
+    from benchmark.engine.settings import RunSettings
     from benchmark.engine.suite import SEARCH_FINGERPRINT_FILE, _discard_stale_search
     from benchmark.specs.sources import collect_sources
 
@@ -99,9 +100,7 @@ def test_a_saved_search_with_other_settings_is_discarded(tiny_tasks, tiny_assets
         for g in plan_groups(suite, Selection(models=["tiny-resnet"], tasks=["colours"], protocols=["finetune"]))
         if g.init == "pretrained"
     ]
-    context = RunContext(
-        accelerator=Accelerator(cpu=True), assets_dir=tiny_assets, feature_cache=None, work_dir=tmp_path
-    )
+    context = RunContext(Accelerator(cpu=True), RunSettings(assets_dir=tiny_assets, work_dir=tmp_path))
     folder = work_dir(context, group)
     folder.mkdir(parents=True)
     (folder / SEARCH_FINGERPRINT_FILE).write_text("another-digest\n")

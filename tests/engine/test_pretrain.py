@@ -13,11 +13,11 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file
 
-from benchmark.data.loading import SplitCaps
 from benchmark.engine import pretrain
 from benchmark.engine.context import RunContext
 from benchmark.engine.interruption import StopRequested
 from benchmark.engine.pretrain import PRETRAINED_DIRNAME, RECORD_FILE, read_finished, run_pretraining, stage_dir
+from benchmark.engine.settings import RunSettings
 from benchmark.models.factory import build_model
 from benchmark.results.store import read_result, read_similarity
 from benchmark.run import main
@@ -185,14 +185,8 @@ class _StopAfter:
 
 
 def _context(assets: Path, stop_flag=None) -> RunContext:
-    return RunContext(
-        accelerator=Accelerator(cpu=True),
-        assets_dir=assets,
-        feature_cache=None,
-        caps=SplitCaps(),
-        checkpoint_interval_s=0.0,
-        stop_flag=stop_flag,
-    )
+    settings = RunSettings(assets_dir=assets, checkpoint_interval_s=0.0)
+    return RunContext(Accelerator(cpu=True), settings, stop_flag=stop_flag)
 
 
 def test_a_stopped_stage_resumes_to_the_uninterrupted_weights(zoo_tasks, zoo_assets, tmp_path):

@@ -8,6 +8,7 @@ from accelerate import Accelerator
 from benchmark.data.loading import LABEL
 from benchmark.engine import finetune, probe
 from benchmark.engine.context import RunContext
+from benchmark.engine.settings import RunSettings
 from benchmark.metrics.compute import chance_level
 from benchmark.results.store import find_result_files, read_result
 from benchmark.run import main
@@ -63,7 +64,7 @@ def test_selection_never_reads_the_test_split(tiny_tasks, tiny_assets, tmp_path,
     assert kinds == ["heads", "heads", "heads-test", "heads-test"]
 
     results = {(r.protocol, r.seed): r for r in map(read_result, find_result_files(tmp_path / "tiny"))}
-    context = RunContext(accelerator=Accelerator(cpu=True), assets_dir=tiny_assets, feature_cache=None)
+    context = RunContext(Accelerator(cpu=True), RunSettings(assets_dir=tiny_assets))
     task = collect_registry(tiny_tasks)[0].tasks["colours"]
     for result in results.values():
         setup = result.setup

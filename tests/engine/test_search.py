@@ -13,16 +13,16 @@ from benchmark.engine.search import (
     SearchState,
     best_indices,
     chosen_edges,
+    default_grid,
     expand_grid,
     grid_extension,
     halving_budgets,
     paired_standard_error,
-    resolve_grid,
     step_past,
     still_at_edge,
 )
 from benchmark.results.schema import GridExtension
-from benchmark.specs.schema import GridSpec, SearchSpec
+from benchmark.specs.schema import GridSpec
 
 
 @pytest.mark.parametrize(
@@ -113,13 +113,11 @@ def test_candidates_list_complete_rungs_with_diverged_runs_as_none():
     assert candidates[1].scores == []
 
 
-def test_grids_resolve_task_then_suite_then_library_default():
-    suite = SearchSpec(finetune=GridSpec(learning_rate=[0.1]))
-    task = SearchSpec(linear_probe=GridSpec(learning_rate=[0.2]))
-    assert resolve_grid(suite, task, "timm", "pretrained", "finetune").learning_rate == [0.1]
-    assert resolve_grid(suite, task, "timm", "pretrained", "linear_probe").learning_rate == [0.2]
-    assert resolve_grid(suite, None, "timm", "scratch", "finetune") == DEFAULT_GRIDS["timm", "scratch"]
-    assert resolve_grid(SearchSpec(), None, "transformers", "pretrained", "linear_probe") == DEFAULT_PROBE_GRID
+def test_default_grids_are_the_library_adapters_per_init_and_one_probe_grid():
+    # which layer's grid wins is tests/engine/test_settings.py's
+    assert default_grid("timm", "scratch", "finetune") == DEFAULT_GRIDS["timm", "scratch"]
+    assert default_grid("transformers", "pretrained", "finetune") == DEFAULT_GRIDS["transformers", "pretrained"]
+    assert default_grid("transformers", "pretrained", "linear_probe") == DEFAULT_PROBE_GRID
 
 
 def _scored(state: SearchState, rung: int, results: dict[int, list[str]]) -> None:

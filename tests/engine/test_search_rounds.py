@@ -15,6 +15,7 @@ from benchmark.engine import finetune, probe
 from benchmark.engine.context import RunContext
 from benchmark.engine.plan import plan_groups
 from benchmark.engine.probe_heads import HeadsOutcome
+from benchmark.engine.settings import Layer, RunSettings
 from benchmark.results.schema import Complexity
 from benchmark.results.store import find_result_files, read_result
 from benchmark.run import main
@@ -34,13 +35,8 @@ def _search(tiny_tasks, tiny_assets, tmp_path, search: SearchSpec) -> finetune.F
         if g.model.id == "tiny-bert" and g.protocol == "finetune" and g.init == "pretrained"
     )
     group = dataclasses.replace(group, task=group.task.model_copy(update={"search": None}), seeds=(0, 1))
-    context = RunContext(
-        accelerator=Accelerator(cpu=True),
-        assets_dir=tiny_assets,
-        feature_cache=None,
-        suite_search=search,
-        work_dir=tmp_path,
-    )
+    settings = RunSettings(suite=Layer(search=search), assets_dir=tiny_assets, work_dir=tmp_path)
+    context = RunContext(Accelerator(cpu=True), settings)
     return finetune.FinetuneSearch(group, context)
 
 
