@@ -102,6 +102,11 @@ class LibraryAdapter:
         """The Hub model repository a (non-local) checkpoint name is loaded from, or None if it has none."""
         return None
 
+    def repo_by_convention(self, name: str) -> str | None:
+        """The Hub repository a bare (not `org/name`) checkpoint name denotes by the library's naming convention
+        alone, without a lookup (what a published result links to); None where the name denotes none."""
+        return None
+
     def inspect_checkpoint(self, checkpoint: str, revision: str | None, modality: str) -> CheckpointFacts:
         """Resolve a checkpoint without loading its weights; `FieldProblem(s)` for every mismatch with the spec."""
         raise FieldProblem("library", f"library {self.name!r} has no checkpoint check")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from benchmark.specs.schema import GridSpec, Init, ModelSpec
 from benchmark.utils.naming import suggest
 
 HUB_PREFIXES = ("hf-hub:", "hf_hub:")
+TAGGED_NAME = re.compile(r"^[a-z0-9_]+\.[\w]+$")  # architecture.pretrained_tag
 
 
 class TimmLibrary(LibraryAdapter):
@@ -80,6 +82,10 @@ class TimmLibrary(LibraryAdapter):
         except Exception:  # an unknown name or an older timm: no hub id to report
             return None
         return getattr(config, "hf_hub_id", None) if config is not None else None
+
+    def repo_by_convention(self, name: str) -> str | None:
+        """A tagged timm name (`resnet50.a1_in1k`) lives in `timm/<name>`; an untagged one names no weights."""
+        return f"timm/{name}" if TAGGED_NAME.match(name) else None
 
     def inspect_checkpoint(self, checkpoint: str, revision: str | None, modality: str) -> CheckpointFacts:
         """A timm registry name with pretrained weights, or a local timm folder (config.json + weights)."""

@@ -44,6 +44,7 @@ from benchmark.report.table import (
     schema_markdown,
     summarise,
 )
+from benchmark.specs.adapter_registry import LIBRARIES, library_adapter
 from benchmark.utils.naming import safe_component
 
 SOURCE_NAME = "transfer-bench"
@@ -52,7 +53,6 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 PIPELINE_TAGS = {"vision": "image-classification", "text": "text-classification", "audio": "audio-classification"}
 PROTOCOL_NAMES = {"finetune": "fine-tuned", "linear_probe": "linear probe"}
 HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-TIMM_TAGGED_NAME = re.compile(r"^[a-z0-9_]+\.[\w]+$")
 
 
 class PushError(Exception):
@@ -80,9 +80,9 @@ def hub_model_repo(checkpoint: str | None, library: str | None) -> str | None:
     name = re.sub(r"^hf[-_]hub:", "", checkpoint)
     if HUB_REPO_ID.match(name):
         return name
-    if library == "timm" and TIMM_TAGGED_NAME.match(name):
-        return f"timm/{name}"
-    return None
+    if library not in LIBRARIES.names():
+        return None
+    return library_adapter(library).repo_by_convention(name)
 
 
 def _pretrained(summaries: list[Summary]) -> dict[str, list[Summary]]:
