@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.report import plots, reuse, sections, similarity_reuse
+from benchmark.report import plots, reuse, sections, similarity_reuse, similarity_tables
 from benchmark.report.html import write_html
 from benchmark.report.recommend_section import recommend_section
 from benchmark.report.table import write_results_table
@@ -202,7 +202,7 @@ def suite_reports(
         analyses = [
             *sections.separability_section(mine, suite, replicates, found),
             *sections.prediction_section(mine, suite, replicates=replicates),
-            *sections.similarity_section(suite_similarities),
+            *similarity_tables.similarity_section(suite_similarities),
             *similarity_reuse.similarity_reuse_section(mine, suite, similarities, replicates),
             *recommend_section(mine, suite),
             *task_metadata_section(mine, suite),

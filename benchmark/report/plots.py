@@ -20,13 +20,9 @@ from benchmark.estimators.reusability import CellSummary, reusability_scores
 from benchmark.estimators.source_similarity import MIN_PAIRS, spearman
 from benchmark.estimators.transferability import DISPLAY
 from benchmark.report.reuse import finetune_summaries
-from benchmark.report.sections import (
-    BASELINE_SIGNALS,
-    TaskSignals,
-    noise_floor,
-    task_signals,
-)
+from benchmark.report.sections import BASELINE_SIGNALS, TaskSignals, task_signals
 from benchmark.report.similarity_reuse import ReusePair, distance_methods, reuse_pairs
+from benchmark.report.similarity_tables import noise_floor
 from benchmark.results.aggregate import group_results
 from benchmark.results.schema import CellResult, SimilarityResult
 from benchmark.utils.atomic import atomic_write

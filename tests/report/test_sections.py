@@ -15,8 +15,8 @@ from benchmark.report.sections import (
     prediction_section,
     ranking_tiers,
     separability_section,
-    similarity_section,
 )
+from benchmark.report.similarity_tables import similarity_section
 from benchmark.results.aggregate import group_results, suite_replicates
 from testkit.markdown import table_rows
 from tests.report.suite_records import SUITE, similarity, suite_results
