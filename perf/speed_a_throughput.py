@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 from benchmark.data.loading import LABEL
 from benchmark.engine.loop import TrainConfig, train_and_evaluate
 from benchmark.engine.probe_heads import ProbeSettings, train_heads
-from benchmark.models.factory import HFTransferModel, TimmTransferModel
+from benchmark.models.wrappers import HFTransferModel, TimmTransferModel
 from perf.speed_common import NUM_CLASSES, Sizes, alternating, cores_used, print_table, probe_features, spread
 
 LEARNING_RATE = 1e-4

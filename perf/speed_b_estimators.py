@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import timm
@@ -14,19 +15,19 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from benchmark.estimators.transferability import estimate_all, h_score_shrinkage, knn_loo_accuracy, logme
-from benchmark.models.factory import HFTransferModel, TimmTransferModel
+from benchmark.estimators.transferability import CATALOGUE, estimate_all
+from benchmark.models.wrappers import HFTransferModel, TimmTransferModel
 from perf.speed_a_throughput import ModelCase, resnet, suite_throughput
 from perf.speed_common import NUM_CLASSES, Sizes, cores_used, print_table, synthetic_features, timed
 from testkit.oracles import logme_reference
 
 FINETUNE_EPOCHS = 3
 
+# every estimator of the catalogue that reads the features alone (the suite's own list), the slow reference LogME
+# beside the suite's, and all of them at once as a probe cell computes them
 ESTIMATORS: dict[str, Callable[[np.ndarray, np.ndarray], object]] = {
-    "logme": logme,
+    **{e.name: partial(e.compute, P=None) for e in CATALOGUE if not e.needs_source_head},
     "logme_reference": logme_reference,
-    "h_score_shrinkage": h_score_shrinkage,
-    "knn_loo_accuracy": knn_loo_accuracy,
     "estimate_all": estimate_all,
 }
 ONCE = ("logme_reference",)  # minutes at D=2048: timed once, not repeated

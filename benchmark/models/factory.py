@@ -23,8 +23,6 @@ import torch
 from torch import nn
 
 from benchmark.data.loading import expand_assets
-from benchmark.models.wrappers import HFTransferModel as HFTransferModel  # re-exported: perf/speed.py imports it
-from benchmark.models.wrappers import TimmTransferModel as TimmTransferModel  # likewise
 from benchmark.models.wrappers import TransferModel
 from benchmark.specs.adapter_registry import library_adapter
 from benchmark.specs.schema import Init, ModelSpec

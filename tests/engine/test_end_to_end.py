@@ -157,7 +157,7 @@ def test_task_similarity_is_measured_in_one_encoder_space(tiny_run):
 
 def test_frozen_features_take_one_backbone_pass_per_example(tiny_tasks, tiny_assets, tmp_path, monkeypatch):
     """Probe, estimators and task similarity all read one feature pass per example (the cache does the rest)."""
-    from benchmark.models.factory import HFTransferModel
+    from benchmark.models.wrappers import HFTransferModel
 
     seen = []
     real = HFTransferModel.features
@@ -183,7 +183,7 @@ def test_frozen_features_take_one_backbone_pass_per_example(tiny_tasks, tiny_ass
 def test_audio_similarity_reads_the_features_the_probe_cached(tiny_tasks, tiny_assets, tmp_path, monkeypatch):
     """Audio is resampled for the model before features are taken, in the probe and in task similarity alike,
     so similarity finds the probe's features in the cache instead of running the backbone again."""
-    from benchmark.models.factory import HFTransferModel
+    from benchmark.models.wrappers import HFTransferModel
 
     tasks = tmp_path / "tasks"
     shutil.copytree(tiny_tasks, tasks)
