@@ -25,6 +25,7 @@ from benchmark.utils.naming import variant_dirname
 CODE_VERSION = 1
 DIGEST_CHARS = 16
 # Settings that every cell of one (suite, task, protocol) table must share: what makes their scores comparable.
+PER_INIT = {"training.epochs"}  # may differ between a table's checkpoints and scratch twins
 COMPARED_PREFIXES = ("task.", "caps.", "training.", "search.", "precision")
 MAX_DIFFERENCES_SHOWN = 6
 
@@ -105,14 +106,30 @@ def _mixed_tables(results: list[CellResult]) -> list[str]:
         by_table[(result.suite, result.task, result.protocol)].append(result)
     problems = []
     for (suite, task, protocol), members in sorted(by_table.items()):
-        first, *others = sorted(members, key=lambda r: (r.model, r.init, r.seed))
-        changes = _first_disagreement(first, others, lambda name: name.startswith(COMPARED_PREFIXES))
+        changes = _table_disagreement(members)
         if changes:
             problems.append(
                 f"suite {suite!r}, task {task!r}, {protocol}: its cells ran with different settings and cannot share "
                 f"a table ({changes}); rerun the older ones with the same command"
             )
     return problems
+
+
+def _table_disagreement(members: list[CellResult]) -> str:
+    """The first disagreement among a table's cells: every compared setting within an init, and across inits all
+    but the fine-tune budget, which a suite may set per init (`scratch_epochs`: twins may train longer)."""
+    by_init: dict[str, list[CellResult]] = defaultdict(list)
+    for member in sorted(members, key=lambda r: (r.init, r.model, r.seed)):
+        by_init[member.init].append(member)
+    for group in by_init.values():
+        if changes := _first_disagreement(group[0], group[1:], lambda name: name.startswith(COMPARED_PREFIXES)):
+            return changes
+    first, *others = [group[0] for group in by_init.values()]
+    return _first_disagreement(first, others, _shared_across_inits)
+
+
+def _shared_across_inits(name: str) -> bool:
+    return name.startswith(COMPARED_PREFIXES) and name not in PER_INIT
 
 
 def _first_disagreement(first: CellResult, others: list[CellResult], compared) -> str:

@@ -54,6 +54,19 @@ def test_cells_of_one_table_with_other_budgets_are_refused():
     assert "training.max_steps: 4 -> 8" in problem
 
 
+def test_scratch_twins_may_train_longer_than_their_tables_checkpoints_but_not_differ_otherwise():
+    epochs = {**SETTINGS, "training": {"epochs": 12}}
+    twin = {**SETTINGS, "training": {"epochs": 20}}
+    results = [_with(epochs), _with(twin, model="m__scratch", init="scratch")]
+    assert mixed_fingerprints(results) == []  # scratch_epochs: the twins' own budget
+    other_caps = {**twin, "caps": {"train": 64}}
+    (problem,) = mixed_fingerprints([_with(epochs), _with(other_caps, model="m__scratch", init="scratch")])
+    assert "caps.train: 32 -> 64" in problem
+    two_twins = [_with(twin, model="a__scratch", init="scratch"), _with(epochs, model="b__scratch", init="scratch")]
+    (problem,) = mixed_fingerprints([_with(epochs), *two_twins])  # within an init the budget must agree
+    assert "training.epochs: 20 -> 12" in problem
+
+
 def test_one_cell_twice_with_two_fingerprints_is_refused():
     problems = mixed_fingerprints([_with(SETTINGS), _with({**SETTINGS, "caps": {"train": 64}})])
     assert "s/m/t/finetune seed 0: 2 result files with different fingerprints" in problems
