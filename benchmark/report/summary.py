@@ -44,12 +44,61 @@ def load_pretraining(results_dir: Path) -> list[dict]:
 def suite_summary(
     results: list[CellResult], similarities: list[SimilarityResult], suite: str, pretraining: list[dict] = ()
 ) -> list[str]:
-    """The block's lines: provenance and pretraining first, then one bullet per modality with a similarity
-    analysis."""
+    """The block's lines: provenance, how far the ground truth can be trusted (flattened curves, budgets, edge
+    choices) and pretraining first, then one bullet per modality with a similarity analysis."""
     mine = [r for r in results if r.suite == suite]
     if not mine:
         raise ValueError(f"no result files of suite {suite!r}")
-    return [*_provenance(mine), *_pretraining(pretraining), *_verdicts(mine, similarities, suite)]
+    return [*_provenance(mine), *_ground_truth(mine), *_pretraining(pretraining), *_verdicts(mine, similarities, suite)]
+
+
+FLATTENED_TARGETS = {"pretrained": 0.90, "scratch": 0.75}  # issue #23's targets for fine-tune seeds
+MODALITY_ORDER = ("vision", "text", "audio")
+
+
+def _ground_truth(results: list[CellResult]) -> list[str]:
+    """How far the suite's ground truth can be trusted: fine-tune seeds whose validation curve flattened, per
+    modality and init against the targets; the fine-tune budgets per init; and the groups whose choice lies at an
+    edge of its grid."""
+    tunes = [r for r in results if r.status == "ok" and r.protocol == "finetune" and r.convergence is not None]
+    if not tunes:
+        return []
+    parts = []
+    order = {modality: index for index, modality in enumerate(MODALITY_ORDER)}
+    for modality in sorted({r.modality for r in tunes}, key=lambda m: (order.get(m, len(order)), m)):
+        counts = []
+        for init in ("pretrained", "scratch"):
+            mine = [r for r in tunes if (r.modality, r.init) == (modality, init)]
+            if mine:
+                flat = sum(r.convergence.flattened for r in mine)
+                counts.append(f"{init} {flat} of {len(mine)} ({flat / len(mine):.0%})")
+        parts.append(f"{modality} {', '.join(counts)}")
+    targets = " and ".join(f"{share:.0%} {init}" for init, share in FLATTENED_TARGETS.items())
+    groups = group_results(results).values()
+    edges = Counter(g.key.protocol for g in groups if g.ok and g.edge_choices)
+    searched = Counter(g.key.protocol for g in groups if g.ok)
+    edge_text = "; ".join(f"{protocol} {edges[protocol]} of {searched[protocol]}" for protocol in sorted(searched))
+    return [
+        f"- **Flattened** (fine-tune seeds whose validation curve flattened by the end of its budget; targets "
+        f"{targets}): {'; '.join(parts)}.",
+        f"- **Fine-tune budgets** (optimizer steps, checkpoints / scratch twins): {_budgets(tunes)}.",
+        f"- **Choices at a grid's edge** after the search's extensions (groups; ⊣ on the page): {edge_text}.",
+    ]
+
+
+def _budgets(tunes: list[CellResult]) -> str:
+    steps: dict[str, dict[str, set[int]]] = {}
+    for r in tunes:
+        if r.setup is not None:
+            steps.setdefault(r.task, {}).setdefault(r.init, set()).add(r.setup.optimizer_steps)
+
+    def listed(found: set[int]) -> str:
+        return "-".join(map(str, sorted(found))) or "none"
+
+    return ", ".join(
+        f"{task} {' / '.join(listed(inits.get(init, set())) for init in ('pretrained', 'scratch'))}"
+        for task, inits in sorted(steps.items())
+    )
 
 
 def _pretraining(records: list[dict]) -> list[str]:
@@ -117,6 +166,8 @@ def _verdicts(results: list[CellResult], similarities: list[SimilarityResult], s
         pairs = sr.reuse_pairs(groups, sim)
         transfer = [p for p in pairs if not p.control]
         methods = sr.distance_methods(transfer)
+        if not transfer:  # no checkpoint pretrained here on the modality's sources: nothing to judge
+            continue
         if len(transfer) < sr.MIN_PAIRS or not methods:
             lines.append(f"- **{sim.modality}:** {len(transfer)} pair(s) so far; no verdict.")
             continue

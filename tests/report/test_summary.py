@@ -13,7 +13,10 @@ from benchmark.report.leaderboard import load_results, load_similarities
 from tests.report.test_similarity_reuse import SUITE, monotone, zoo_results, zoo_similarity
 
 REPO = Path(__file__).resolve().parents[2]
-COMMITTED = {"zoo_disjoint": REPO / "leaderboard" / "zoo" / "results"}  # suites whose README block is generated
+COMMITTED = {  # suites whose README block is generated
+    "demo": REPO / "leaderboard" / "results",
+    "zoo_disjoint": REPO / "leaderboard" / "zoo" / "results",
+}
 
 
 def test_a_summary_names_the_machine_and_the_verdict_with_its_interval():
@@ -39,6 +42,29 @@ def test_pretraining_stages_are_counted_by_base_checkpoint_with_how_many_flatten
     (line,) = [x for x in summary.suite_summary(zoo_results(monotone()), [], SUITE, records) if "Pretraining" in x]
     assert line.startswith("- **Pretraining:** 3 stages: a 2 (1 flattened), b 1 (0 flattened); their training time")
     assert "sums to 3 min" in line
+
+
+def test_ground_truth_lines_count_flattened_seeds_per_modality_and_init_budgets_and_edge_choices():
+    from benchmark.results.schema import Convergence
+    from testkit.records import make_result
+    from tests.report.test_budget_line import _setup
+
+    def tune(init: str, seed: int, flat: bool, steps: int):
+        return make_result(
+            model="m" if init == "pretrained" else "m__scratch",
+            init=init,
+            seed=seed,
+            convergence=Convergence(flattened=flat, late_gain=0.0, tolerance=0.01),
+            setup=_setup(steps),
+        )
+
+    results = [tune("pretrained", s, s < 2, 96) for s in range(3)] + [tune("scratch", s, True, 160) for s in range(3)]
+    flattened, budgets, edges = summary._ground_truth(results)
+    assert "vision pretrained 2 of 3 (67%), scratch 3 of 3 (100%)" in flattened
+    assert "targets 90% pretrained and 75% scratch" in flattened
+    assert budgets.endswith("t 96 / 160.")
+    assert edges.endswith("finetune 0 of 2.")  # no search recorded: nothing at an edge
+    assert summary._ground_truth([make_result(protocol="linear_probe")]) == []
 
 
 def test_only_the_marked_block_is_replaced():
