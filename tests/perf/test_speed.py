@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark.engine.search import DEFAULT_GRIDS, DEFAULT_PROBE_GRID, expand_grid
 from benchmark.metrics.compute import compute_metrics
 from benchmark.report.leaderboard import build_leaderboard
 from benchmark.results.schema import CellResult
@@ -147,7 +148,8 @@ def test_d_synthetic_results_are_schema_v2_with_reproducible_predictions():
             ),
             abs=1e-12,
         )
-        assert len(result.search.candidates) == 8 and result.search.seeds == [0, 1]
+        grid = DEFAULT_PROBE_GRID if result.protocol == "linear_probe" else DEFAULT_GRIDS["timm", result.init]
+        assert len(result.search.candidates) == len(expand_grid(grid)) and result.search.seeds == [0, 1]
         assert result.validation_metrics["accuracy"] == result.search.candidates[result.search.chosen].scores[-1][1]
         assert result.curve[-1].score == pytest.approx(result.validation_metrics["accuracy"])
         assert result.convergence is not None
@@ -217,9 +219,11 @@ def test_e_demo_tasks_pair_each_task_with_one_model_of_its_modality(tmp_path):
 def test_f_probe_grid_rows(capsys):
     comparison = speed_f_probe_grid.report_probe_grid(TOY)
     output = capsys.readouterr().out
-    assert [run.heads for run in comparison.single + comparison.grid] == [1, 8]
+    assert [run.heads for run in comparison.single + comparison.grid] == [1, len(expand_grid(DEFAULT_PROBE_GRID))]
     assert all(positive_finite(r.wall_s, r.train_s, r.eval_s) for r in comparison.single + comparison.grid)
-    assert len(table_rows(output, "1 ")) == 1 and len(table_rows(output, "8 ")) == 1
+    assert (
+        len(table_rows(output, "1 ")) == 1 and len(table_rows(output, f"{len(expand_grid(DEFAULT_PROBE_GRID))} ")) == 1
+    )
     assert positive_finite(comparison.ratio) and f"{comparison.ratio:.2f}" in output
 
 
