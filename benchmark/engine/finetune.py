@@ -11,11 +11,15 @@ once the whole search has chosen: final runs keep their trained weights (on the 
 kill is trained again, to the same weights and curve. When the choice lies at an edge of its grid, a new round
 searches the grid's extension past that edge against it (`benchmark.engine.search.grid_extension`). A configuration
 that diverges scores lowest and drops out; if the chosen one diverges, that seed's cell is recorded as diverged.
+A chosen final run whose validation curve has not flattened is trained again from its start at twice the budget,
+up to the task's `budget_doublings` times (0 by default: it is only marked); the search chose at the declared
+budget, each retraining is recorded in the cell, and the last finite run is the one tested.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import shutil
 import time
@@ -31,7 +35,7 @@ from benchmark.engine.context import RunContext, for_model
 from benchmark.engine.loop import DivergedError, TrainConfig, TrainOutcome, predict_split, train_and_evaluate
 from benchmark.engine.oom import halving_batch_on_oom
 from benchmark.engine.plan import Cell, Group
-from benchmark.engine.records import CellOutcome, cell_result, group_specs
+from benchmark.engine.records import CellOutcome, cell_result, convergence, group_specs
 from benchmark.engine.rung_states import RungStates, cpu_copy
 from benchmark.engine.sample_log import predict_with_probabilities, sample_log
 from benchmark.engine.search import NoiseRule, SearchState, expand_grid, grid_extension, halving_budgets, still_at_edge
@@ -39,7 +43,8 @@ from benchmark.engine.speedups import resident_device
 from benchmark.metrics.compute import chance_level, metric_fn
 from benchmark.models.complexity import track_peak_memory
 from benchmark.models.factory import LoadedModel
-from benchmark.results.schema import CellResult, SampleLog, SearchRecord
+from benchmark.results.schema import BudgetExtension, CellResult, SampleLog, SearchRecord
+from benchmark.specs.schema import TrainingSpec
 from benchmark.utils.naming import safe_component
 
 STATE_FILE = "search.json"
@@ -56,6 +61,8 @@ class _FinalRun:
     data: TaskData
     collate: Callable
     tried: list[int]
+    budget_factor: int = 1  # times the declared budget it trained
+    extensions: list[BudgetExtension] = dataclasses.field(default_factory=list)  # retrainings that led to it
 
 
 class FinetuneSearch:
@@ -146,14 +153,77 @@ class FinetuneSearch:
             if key not in self.kept:
                 self._train(chosen, last, position, cell, final=True)
             if key in self.kept:
-                self.state.finals[key] = self._test_once(cell, self.configs[chosen], self.kept.pop(key))
+                run = self._until_flattened(chosen, cell, self.kept.pop(key))
+                self.state.finals[key] = self._test_once(cell, self.configs[chosen], run)
             self._save()
+
+    def _until_flattened(self, index: int, cell: Cell, run: _FinalRun) -> _FinalRun:
+        """The run to test: `run`, or, while the latest run's validation curve has not flattened and the task's
+        `budget_doublings` allow, the same configuration trained again from its start at twice that budget. A
+        retraining that diverges ends the extensions and leaves the previous run to be tested."""
+        extensions: list[BudgetExtension] = []
+        while len(extensions) < (self.training.budget_doublings or 0):
+            if convergence(run.outcome.curve, len(run.data.validation)).flattened:
+                break
+            factor = 2 * run.budget_factor
+            longer, diverged_at = self._retrain(index, cell, factor, run.tried)
+            if longer is None:
+                epochs = self._scaled_training(factor).epochs
+                extensions.append(BudgetExtension(epochs=epochs, optimizer_steps=diverged_at, validation_score=None))
+                break
+            outcome = longer.outcome
+            extensions.append(
+                BudgetExtension(
+                    epochs=self._scaled_training(factor).epochs,
+                    optimizer_steps=outcome.optimizer_steps,
+                    validation_score=outcome.metrics[cell.task.main_metric],
+                    convergence=convergence(outcome.curve, len(longer.data.validation)),
+                )
+            )
+            run = longer
+        return dataclasses.replace(run, extensions=extensions)
+
+    def _retrain(self, index: int, cell: Cell, factor: int, tried: list[int]) -> tuple[_FinalRun | None, int]:
+        """Configuration `index` for `cell`'s seed trained from its start at `factor` times the declared budget, at
+        the batch size its final run ended with; None and the step where it diverged, if it did."""
+        config, tried = self.configs[index], list(tried)
+        checkpoint_dir = self.work_dir / f"config{index}-seed{cell.seed}-x{factor}"
+        collected: dict = {}
+
+        def attempt(batch_size: int) -> TrainOutcome:
+            if batch_size != tried[-1]:  # out of memory at the previous size: start over at this one
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)
+                tried.append(batch_size)
+            base = self._train_config(config, batch_size, cell.seed, checkpoint_dir, stop_at=None)
+            scaled = self._scaled_training(factor)
+            longer = dataclasses.replace(base, epochs=scaled.epochs, max_steps=scaled.max_steps)
+            description = f"finetune {cell.name} lr={config['learning_rate']:g} x{factor} budget (not flattened)"
+            return self._fit(cell, longer, description, collected)
+
+        try:
+            outcome = halving_batch_on_oom(attempt, tried[-1])
+        except DivergedError as error:
+            return None, error.step
+        network = self.context.accelerator.unwrap_model(collected["loaded"].network)
+        weights = cpu_copy(network.state_dict())
+        return _FinalRun(
+            weights, outcome, collected["data"], collected["collate"], tried, factor
+        ), outcome.optimizer_steps
+
+    def _scaled_training(self, factor: int) -> TrainingSpec:
+        """The training settings at `factor` times the declared budget (epochs, or steps where those are set)."""
+        training = self.training
+        return training.model_copy(
+            update={
+                "epochs": training.epochs * factor if training.epochs is not None else None,
+                "max_steps": training.max_steps * factor if training.max_steps is not None else None,
+            }
+        )
 
     def _train(self, index: int, rung: int, position: int, cell: Cell, final: bool) -> None:
         """Train one configuration for one seed to the rung's budget and record its validation score."""
         config, key = self.configs[index], f"{index}/{cell.seed}"
         tried = self.state.batch_sizes.setdefault(key, [])
-        raw = self.context.task_data(cell.task, cell.seed)
         checkpoint_dir = self._checkpoint_dir(index, cell.seed)
         collected: dict = {}
 
@@ -163,32 +233,14 @@ class FinetuneSearch:
                 self.rung_states.discard(checkpoint_dir)
             if not tried or tried[-1] != batch_size:
                 tried.append(batch_size)
-            loaded = self._initial_model(cell, raw.num_labels)
-            loaded.network.source_classifier = None  # only frozen features use it; unused parameters break DDP
-            data = for_model(raw, cell.task, loaded)
-            if self.complexity is None:
-                self.complexity = self.context.complexity(cell.model, cell.task, loaded, data)
-            collate = make_collator(cell.task, loaded.processor)
-            collected.update(loaded=loaded, data=data, collate=collate)
-            device = resident_device(self.context.accelerator.device)  # preprocessed splits on a GPU stay there
-            (train, validation), collate = self.context.preprocessed.inputs(
-                [data.train, data.validation], collate, device=device
+            train_config = self._train_config(
+                config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung], final, self._rung_ends()
             )
-            return train_and_evaluate(
-                self.context.accelerator,
-                loaded.network,
-                train,
-                validation,
-                collate,
-                self._train_config(
-                    config, batch_size, cell.seed, checkpoint_dir, self.state.budgets[rung], final, self._rung_ends()
-                ),
-                metric_fn(cell.task.metrics),
-                cell.task.main_metric,
-                description=f"finetune {cell.name} lr={config['learning_rate']:g} wd={config['weight_decay']:g} "
-                f"rung {rung + 1}/{len(self.state.budgets)}",
-                stop_flag=self.context.stop_flag,
+            description = (
+                f"finetune {cell.name} lr={config['learning_rate']:g} wd={config['weight_decay']:g} "
+                f"rung {rung + 1}/{len(self.state.budgets)}"
             )
+            return self._fit(cell, train_config, description, collected)
 
         try:
             outcome = halving_batch_on_oom(attempt, tried[-1] if tried else self.training.batch_size)
@@ -203,6 +255,34 @@ class FinetuneSearch:
             network = self.context.accelerator.unwrap_model(collected["loaded"].network)
             weights = cpu_copy(network.state_dict())
             self.kept[index, cell.seed] = _FinalRun(weights, outcome, collected["data"], collected["collate"], tried)
+
+    def _fit(self, cell: Cell, train_config: TrainConfig, description: str, collected: dict) -> TrainOutcome:
+        """The seed's freshly built model trained as `train_config` says and traced on validation; `collected`
+        receives the model, the data in its input form and the collator."""
+        raw = self.context.task_data(cell.task, cell.seed)
+        loaded = self._initial_model(cell, raw.num_labels)
+        loaded.network.source_classifier = None  # only frozen features use it; unused parameters break DDP
+        data = for_model(raw, cell.task, loaded)
+        if self.complexity is None:
+            self.complexity = self.context.complexity(cell.model, cell.task, loaded, data)
+        collate = make_collator(cell.task, loaded.processor)
+        collected.update(loaded=loaded, data=data, collate=collate)
+        device = resident_device(self.context.accelerator.device)  # preprocessed splits on a GPU stay there
+        (train, validation), collate = self.context.preprocessed.inputs(
+            [data.train, data.validation], collate, device=device
+        )
+        return train_and_evaluate(
+            self.context.accelerator,
+            loaded.network,
+            train,
+            validation,
+            collate,
+            train_config,
+            metric_fn(cell.task.metrics),
+            cell.task.main_metric,
+            description=description,
+            stop_flag=self.context.stop_flag,
+        )
 
     def _initial_model(self, cell: Cell, num_labels: int) -> LoadedModel:
         """The seed's freshly built model: built once per group, then copied for every configuration and rung.
@@ -231,7 +311,7 @@ class FinetuneSearch:
         test_wall_s = time.perf_counter() - started
         outcome_record = CellOutcome(
             cell=cell,
-            training=self.training,
+            training=self._scaled_training(run.budget_factor),
             config=config,
             validation_metrics=outcome.metrics,
             curve=outcome.curve,
@@ -258,6 +338,7 @@ class FinetuneSearch:
                 "dataset": cell.task.dataset.revision,
                 "dataset_fingerprint": data.fingerprint,
             },
+            budget_extensions=run.extensions,
         )
         result = cell_result(outcome_record, self.context.accelerator, group_specs(self.group, self.context))
         return result.model_dump_json()
@@ -294,8 +375,8 @@ class FinetuneSearch:
         config,
         batch_size: int,
         seed: int,
-        checkpoint_dir: Path,
-        stop_at: int,
+        checkpoint_dir: Path | None,
+        stop_at: int | None,
         final: bool = True,
         rung_ends: tuple[int, ...] = (),
     ) -> TrainConfig:

@@ -29,7 +29,15 @@ TASK_NOTES = {"description", "citation", "licence", "version", "max_train_sample
 TASK_NOTES |= {"max_validation_samples", "max_eval_samples"}  # the effective caps are recorded under `caps`
 MODEL_NOTES = {"pretraining_data", "pretraining_sample", "source_accuracy", "source_accuracy_reference"}
 TRAINING_READ_BY = {
-    "finetune": ("epochs", "max_steps", "batch_size", "warmup_ratio", "gradient_accumulation_steps", "evals_per_epoch"),
+    "finetune": (
+        "epochs",
+        "max_steps",
+        "budget_doublings",
+        "batch_size",
+        "warmup_ratio",
+        "gradient_accumulation_steps",
+        "evals_per_epoch",
+    ),
     "linear_probe": ("probe_epochs", "batch_size", "warmup_ratio"),
 }
 

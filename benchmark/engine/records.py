@@ -23,6 +23,7 @@ from benchmark.engine.environment import (
 from benchmark.engine.plan import Cell, Group
 from benchmark.metrics.compute import compute_metrics
 from benchmark.results.schema import (
+    BudgetExtension,
     CellResult,
     Convergence,
     CurvePoint,
@@ -63,6 +64,7 @@ class CellOutcome:
     revisions: dict[str, str | None] = field(default_factory=dict)
     validation_chance: dict[str, float] = field(default_factory=dict)  # the same predictor scored on validation
     samples: SampleLog | None = None  # with --log-samples: probabilities and example ids for the sample file
+    budget_extensions: list[BudgetExtension] = field(default_factory=list)  # retrainings of an unflattened run
 
 
 def convergence(curve: list[dict], num_validation: int) -> Convergence:
@@ -98,6 +100,7 @@ def cell_result(
         validation_chance=outcome.validation_chance,
         curve=[CurvePoint(**point) for point in outcome.curve],
         convergence=convergence(outcome.curve, num_validation),
+        budget_extensions=outcome.budget_extensions,
         search=search,
         predictions=Predictions(predicted=outcome.predicted, references=outcome.references, samples=outcome.samples),
         timing=outcome.timing,

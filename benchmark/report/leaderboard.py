@@ -363,7 +363,7 @@ def _budget_line(groups: list[Group]) -> str | None:
     for group in groups:
         if group.key.protocol == "finetune":
             found = steps.setdefault(group.key.task, {}).setdefault(group.key.init, set())
-            found.update(r.setup.optimizer_steps for r in group.ok if r.setup is not None)
+            found.update(r.declared_steps for r in group.ok if r.setup is not None)
     if not any(steps.values()):
         return None
     differing = {task: inits for task, inits in steps.items() if len(set().union(*inits.values())) > 1}
@@ -379,12 +379,37 @@ def _budget_line(groups: list[Group]) -> str | None:
     )
 
 
+def _extension_line(groups: list[Group]) -> str | None:
+    """How many fine-tune seeds were retrained at a longer budget because their curve had not flattened, and how
+    many of those then flattened, per init; None when none was."""
+    parts = []
+    for init in ("pretrained", "scratch"):
+        seeds = [r for g in groups if (g.key.init, g.key.protocol) == (init, "finetune") for r in g.ok]
+        extended = [r for r in seeds if r.budget_extensions]
+        if extended:
+            flat = sum(r.convergence is not None and r.convergence.flattened for r in extended)
+            longest = max(2 ** len(r.budget_extensions) for r in extended)
+            parts.append(
+                f"{init} {len(extended)} of {len(seeds)} seeds (up to {longest}x the budget; {flat} then flattened)"
+            )
+    if not parts:
+        return None
+    return (
+        "- Budgets extended: a chosen fine-tune run whose curve had not flattened was trained again from its start at "
+        "twice the budget, up to the task's `budget_doublings`, and tested after the last retraining: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
 def _footnotes(groups: list[Group]) -> list[str]:
     """What the marks of a table mean, how many seeds flattened per init, the budgets where twins trained longer,
     which choices lie at a grid's edge, and plainly which scratch twins learned nothing measurable."""
     notes = [_flattened_line(groups)]
     if budgets := _budget_line(groups):
         notes.append(budgets)
+    if extensions := _extension_line(groups):
+        notes.append(extensions)
     unflattened = [g for g in groups if g.unflattened]
     if unflattened:
         cells = ", ".join(

@@ -71,7 +71,9 @@ def _ground_truth(results: list[CellResult]) -> list[str]:
             mine = [r for r in tunes if (r.modality, r.init) == (modality, init)]
             if mine:
                 flat = sum(r.convergence.flattened for r in mine)
-                counts.append(f"{init} {flat} of {len(mine)} ({flat / len(mine):.0%})")
+                extended = sum(bool(r.budget_extensions) for r in mine)
+                retrained = f", {extended} after a longer budget" if extended else ""
+                counts.append(f"{init} {flat} of {len(mine)} ({flat / len(mine):.0%}{retrained})")
         parts.append(f"{modality} {', '.join(counts)}")
     targets = " and ".join(f"{share:.0%} {init}" for init, share in FLATTENED_TARGETS.items())
     groups = group_results(results).values()
@@ -81,7 +83,7 @@ def _ground_truth(results: list[CellResult]) -> list[str]:
     return [
         f"- **Flattened** (fine-tune seeds whose validation curve flattened by the end of its budget; targets "
         f"{targets}): {'; '.join(parts)}.",
-        f"- **Fine-tune budgets** (optimizer steps, checkpoints / scratch twins): {_budgets(tunes)}.",
+        f"- **Fine-tune budgets** (declared optimizer steps, checkpoints / scratch twins): {_budgets(tunes)}.",
         f"- **Choices at a grid's edge** after the search's extensions (groups; ⊣ on the page): {edge_text}.",
     ]
 
@@ -90,7 +92,7 @@ def _budgets(tunes: list[CellResult]) -> str:
     steps: dict[str, dict[str, set[int]]] = {}
     for r in tunes:
         if r.setup is not None:
-            steps.setdefault(r.task, {}).setdefault(r.init, set()).add(r.setup.optimizer_steps)
+            steps.setdefault(r.task, {}).setdefault(r.init, set()).add(r.declared_steps)
 
     def listed(found: set[int]) -> str:
         return "-".join(map(str, sorted(found))) or "none"

@@ -177,6 +177,17 @@ class Convergence(Record):
     tolerance: float
 
 
+class BudgetExtension(Record):
+    """One retraining of a cell's chosen fine-tune run, from its start at twice the previous budget, because that
+    run's validation curve had not flattened (`TrainingSpec.budget_doublings`); `convergence` is None where it
+    diverged, and the previous run is then the one tested."""
+
+    epochs: float | None
+    optimizer_steps: int
+    validation_score: float | None
+    convergence: Convergence | None = None
+
+
 class SampleLog(Record):
     """What `--log-samples` adds to a cell's test predictions: each example's row in the task's test split (before
     the sample cap), the class names, and the predicted class probabilities (one list per example, in class
@@ -233,7 +244,8 @@ class CellResult(Record):
     # ... and scored on validation: the threshold of every validation-based flag (empty in older files)
     validation_chance: dict[str, float] = Field(default_factory=dict)
     curve: list[CurvePoint] = Field(default_factory=list)
-    convergence: Convergence | None = None
+    convergence: Convergence | None = None  # of the tested run's curve (the last budget extension's, if any)
+    budget_extensions: list[BudgetExtension] = Field(default_factory=list)  # retrainings at longer budgets, in order
     search: SearchRecord | None = None
     predictions: Predictions | None = None
     timing: Timing | None = None
@@ -250,6 +262,14 @@ class CellResult(Record):
     @property
     def main_score(self) -> float | None:
         return self.metrics.get(self.main_metric)
+
+    @property
+    def declared_steps(self) -> int | None:
+        """The declared budget in optimizer steps: a fine-tune's search's full budget, before any retraining of an
+        unflattened run at a longer one (`budget_extensions`); otherwise the steps trained."""
+        if self.search is not None and self.search.method == "successive_halving" and self.search.budgets:
+            return self.search.budgets[-1]
+        return self.setup.optimizer_steps if self.setup is not None else None
 
 
 class SimilarityResult(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import (
     Discriminator,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     Tag,
@@ -140,6 +141,12 @@ class TrainingSpec(StrictModel):
         "random weights may need longer to flatten than a pretrained one; the page says when the budgets differ.",
     )
     max_steps: PositiveInt | None = Field(default=None, description="Fine-tune budget in optimizer steps (not epochs).")
+    budget_doublings: NonNegativeInt | None = Field(
+        default=None,
+        description="How many times a chosen fine-tune run whose validation curve has not flattened is trained again "
+        "from its start at twice the budget (default 0: it is only marked). The search chooses at the declared "
+        "budget; each retraining is recorded in the cell (`budget_extensions`) and its last run is the one tested.",
+    )
     batch_size: PositiveInt | None = None
     probe_epochs: PositiveFloat | None = None
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
