@@ -85,3 +85,12 @@ def test_the_readme_block_is_what_the_committed_results_give(suite):
     expected = summary.suite_summary(*found, summary.load_pretraining(results))
     command = f"python -m benchmark.report.summary --results {results.relative_to(REPO)} --suite {suite}"
     assert block == expected, f"regenerate: {command} --readme README.md"
+
+
+def test_ground_truth_counts_seeds_flattened_after_a_longer_budget_at_their_declared_budget():
+    from tests.report.test_budget_line import _extended
+
+    results = [_extended(0, doublings=1, flattened=True), _extended(1, doublings=0, flattened=False)]
+    flattened, budgets, _ = summary._ground_truth(results)
+    assert "vision pretrained 1 of 2 (50%, 1 after a longer budget)" in flattened
+    assert budgets.endswith("t 96 / none.")  # declared, not the 192 steps the retrained seed ran
