@@ -106,6 +106,12 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=float, help="fine-tune budget in epochs (both inits, unless --scratch-epochs)")
     train.add_argument("--scratch-epochs", type=float, help="the scratch twins' fine-tune budget in epochs")
     train.add_argument("--max-steps", type=int, help="fine-tune budget in optimizer steps (instead of epochs)")
+    train.add_argument(
+        "--budget-doublings",
+        type=int,
+        help="retrain a chosen fine-tune run whose validation curve has not flattened at twice its budget, up to "
+        "this many times (0: only mark it)",
+    )
     train.add_argument("--probe-epochs", type=float)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float, help="pin every fine-tune grid to this one learning rate")
@@ -293,6 +299,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
             epochs=args.epochs,
             scratch_epochs=args.scratch_epochs,
             max_steps=args.max_steps,
+            budget_doublings=args.budget_doublings,
             probe_epochs=args.probe_epochs,
             batch_size=args.batch_size,
             gradient_accumulation_steps=args.gradient_accumulation_steps,

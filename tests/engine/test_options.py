@@ -23,7 +23,8 @@ EVERY_OPTION = [
     "--leaderboard-dir", "B", "--tasks", "a,b", "--models", "m", "--model", "timm:resnet18", "--model-args",
     "dtype=bfloat16", "--protocols", "finetune", "--seeds", "1,2", "--no-scratch", "--shard", "1/3",
     "--max-train-samples", "5", "--max-validation-samples", "6", "--max-eval-samples", "7", "--epochs", "2",
-    "--scratch-epochs", "3", "--max-steps", "4", "--probe-epochs", "5", "--batch-size", "8", "--learning-rate", "0.1",
+    "--scratch-epochs", "3", "--max-steps", "4", "--budget-doublings", "1", "--probe-epochs", "5", "--batch-size", "8",
+    "--learning-rate", "0.1",
     "--probe-learning-rate", "0.2", "--gradient-accumulation-steps", "2", "--mixed-precision", "bf16",
     "--num-workers", "2", "--compile", "--cpu-threads", "3", "--overwrite", "--keep-going", "--trust-remote-code",
     "--trust-task-code", "--no-feature-cache", "--checkpoint-interval", "5", "--no-similarity", "--similarity-only",
@@ -53,7 +54,13 @@ def test_the_options_are_what_the_command_line_said():
         shard=(1, 3),
         command_line=Layer(
             training=TrainingSpec(
-                epochs=2, scratch_epochs=3, max_steps=4, probe_epochs=5, batch_size=8, gradient_accumulation_steps=2
+                epochs=2,
+                scratch_epochs=3,
+                max_steps=4,
+                budget_doublings=1,
+                probe_epochs=5,
+                batch_size=8,
+                gradient_accumulation_steps=2,
             ),
             caps=SplitCaps(5, 6, 7),
             learning_rate=0.1,
