@@ -5,35 +5,17 @@ from __future__ import annotations
 
 from benchmark.report.leaderboard import _budget_line, _extension_line
 from benchmark.results.aggregate import group_results
-from benchmark.results.schema import BudgetExtension, Convergence, SearchRecord, Setup
-from testkit.records import make_result
-
-
-def _setup(steps: int) -> Setup:
-    return Setup(
-        device="cpu",
-        hardware="test",
-        precision="no",
-        world_size=1,
-        batch_size=16,
-        gradient_accumulation_steps=1,
-        epochs=steps / 8,
-        learning_rate=1e-3,
-        weight_decay=0.01,
-        optimizer_steps=steps,
-        num_train=128,
-        num_validation=100,
-        num_test=200,
-        num_test_scored=200,
-        num_labels=10,
-    )
+from benchmark.results.schema import BudgetExtension, Convergence, SearchRecord
+from testkit.records import make_result, make_setup
 
 
 def _groups(scratch_steps: int):
-    results = [make_result(model="m", init="pretrained", task="t", seed=seed, setup=_setup(96)) for seed in (0, 1)] + [
-        make_result(model="m__scratch", init="scratch", task="t", seed=seed, setup=_setup(scratch_steps))
+    pretrained = [make_result(model="m", task="t", seed=seed, setup=make_setup(96)) for seed in (0, 1)]
+    scratch = [
+        make_result(model="m__scratch", init="scratch", task="t", seed=seed, setup=make_setup(scratch_steps))
         for seed in (0, 1)
     ]
+    results = pretrained + scratch
     return list(group_results(results).values())
 
 
@@ -47,7 +29,7 @@ def test_equal_budgets_say_so():
 
 
 def test_no_fine_tune_no_line():
-    probes = [make_result(protocol="linear_probe", setup=_setup(96))]
+    probes = [make_result(protocol="linear_probe", setup=make_setup(96))]
     assert _budget_line(list(group_results(probes).values())) is None
 
 
@@ -65,7 +47,7 @@ def _extended(seed: int, doublings: int, flattened: bool):
         init="pretrained",
         task="t",
         seed=seed,
-        setup=_setup(96 * 2**doublings),
+        setup=make_setup(96 * 2**doublings),
         search=search,
         budget_extensions=extensions,
         convergence=Convergence(flattened=flattened, late_gain=0.0, tolerance=0.01),
@@ -74,7 +56,7 @@ def _extended(seed: int, doublings: int, flattened: bool):
 
 def test_retrained_seeds_are_counted_and_budgets_stay_the_declared_ones():
     results = [_extended(0, doublings=2, flattened=True), _extended(1, doublings=0, flattened=True)]
-    results += [make_result(model="m__scratch", init="scratch", task="t", seed=s, setup=_setup(96)) for s in (0, 1)]
+    results += [make_result(model="m__scratch", init="scratch", task="t", seed=s, setup=make_setup(96)) for s in (0, 1)]
     groups = list(group_results(results).values())
     line = _extension_line(groups)
     assert "pretrained 1 of 2 seeds (up to 4x the budget; 1 then flattened)" in line and "scratch" not in line

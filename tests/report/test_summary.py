@@ -10,6 +10,9 @@ import pytest
 
 from benchmark.report import summary
 from benchmark.report.leaderboard import load_results, load_similarities
+from benchmark.results.schema import Convergence
+from testkit.records import make_result, make_setup
+from tests.report.test_budget_line import _extended
 from tests.report.test_similarity_reuse import SUITE, monotone, zoo_results, zoo_similarity
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,17 +48,13 @@ def test_pretraining_stages_are_counted_by_base_checkpoint_with_how_many_flatten
 
 
 def test_ground_truth_lines_count_flattened_seeds_per_modality_and_init_budgets_and_edge_choices():
-    from benchmark.results.schema import Convergence
-    from testkit.records import make_result
-    from tests.report.test_budget_line import _setup
-
     def tune(init: str, seed: int, flat: bool, steps: int):
         return make_result(
             model="m" if init == "pretrained" else "m__scratch",
             init=init,
             seed=seed,
             convergence=Convergence(flattened=flat, late_gain=0.0, tolerance=0.01),
-            setup=_setup(steps),
+            setup=make_setup(steps),
         )
 
     results = [tune("pretrained", s, s < 2, 96) for s in range(3)] + [tune("scratch", s, True, 160) for s in range(3)]
@@ -88,8 +87,6 @@ def test_the_readme_block_is_what_the_committed_results_give(suite):
 
 
 def test_ground_truth_counts_seeds_flattened_after_a_longer_budget_at_their_declared_budget():
-    from tests.report.test_budget_line import _extended
-
     results = [_extended(0, doublings=1, flattened=True), _extended(1, doublings=0, flattened=False)]
     flattened, budgets, _ = summary._ground_truth(results)
     assert "vision pretrained 1 of 2 (50%, 1 after a longer budget)" in flattened
