@@ -166,26 +166,25 @@ class FinetuneSearch:
             if convergence(run.outcome.curve, len(run.data.validation)).flattened:
                 break
             factor = 2 * run.budget_factor
-            longer, diverged_at = self._retrain(index, cell, factor, run.tried)
-            if longer is None:
-                epochs = self._scaled_training(factor).epochs
-                extensions.append(BudgetExtension(epochs=epochs, optimizer_steps=diverged_at, validation_score=None))
+            epochs = self._scaled_training(factor).epochs
+            try:
+                run = self._retrain(index, cell, factor, run.tried)
+            except DivergedError as error:
+                extensions.append(BudgetExtension(epochs=epochs, optimizer_steps=error.step, validation_score=None))
                 break
-            outcome = longer.outcome
             extensions.append(
                 BudgetExtension(
-                    epochs=self._scaled_training(factor).epochs,
-                    optimizer_steps=outcome.optimizer_steps,
-                    validation_score=outcome.metrics[cell.task.main_metric],
-                    convergence=convergence(outcome.curve, len(longer.data.validation)),
+                    epochs=epochs,
+                    optimizer_steps=run.outcome.optimizer_steps,
+                    validation_score=run.outcome.metrics[cell.task.main_metric],
+                    convergence=convergence(run.outcome.curve, len(run.data.validation)),
                 )
             )
-            run = longer
         return dataclasses.replace(run, extensions=extensions)
 
-    def _retrain(self, index: int, cell: Cell, factor: int, tried: list[int]) -> tuple[_FinalRun | None, int]:
+    def _retrain(self, index: int, cell: Cell, factor: int, tried: list[int]) -> _FinalRun:
         """Configuration `index` for `cell`'s seed trained from its start at `factor` times the declared budget, at
-        the batch size its final run ended with; None and the step where it diverged, if it did."""
+        the batch size its final run ended with; raises `DivergedError` if it diverges."""
         config, tried = self.configs[index], list(tried)
         checkpoint_dir = self.work_dir / f"config{index}-seed{cell.seed}-x{factor}"
         collected: dict = {}
@@ -200,15 +199,15 @@ class FinetuneSearch:
             description = f"finetune {cell.name} lr={config['learning_rate']:g} x{factor} budget (not flattened)"
             return self._fit(cell, longer, description, collected)
 
-        try:
-            outcome = halving_batch_on_oom(attempt, tried[-1])
-        except DivergedError as error:
-            return None, error.step
+        outcome = halving_batch_on_oom(attempt, tried[-1])
+        return self._final_run(collected, outcome, tried, budget_factor=factor)
+
+    def _final_run(self, collected: dict, outcome: TrainOutcome, tried: list[int], budget_factor: int = 1) -> _FinalRun:
+        """A run that trained its whole budget, kept for testing: its weights copied to the CPU beside what `_fit`
+        collected."""
         network = self.context.accelerator.unwrap_model(collected["loaded"].network)
         weights = cpu_copy(network.state_dict())
-        return _FinalRun(
-            weights, outcome, collected["data"], collected["collate"], tried, factor
-        ), outcome.optimizer_steps
+        return _FinalRun(weights, outcome, collected["data"], collected["collate"], tried, budget_factor)
 
     def _scaled_training(self, factor: int) -> TrainingSpec:
         """The training settings at `factor` times the declared budget (epochs, or steps where those are set)."""
@@ -252,9 +251,7 @@ class FinetuneSearch:
         score = outcome.metrics[cell.task.main_metric]
         self.state.record(index, rung, position, score, outcome.loss, outcome.correct)
         if final:
-            network = self.context.accelerator.unwrap_model(collected["loaded"].network)
-            weights = cpu_copy(network.state_dict())
-            self.kept[index, cell.seed] = _FinalRun(weights, outcome, collected["data"], collected["collate"], tried)
+            self.kept[index, cell.seed] = self._final_run(collected, outcome, tried)
 
     def _fit(self, cell: Cell, train_config: TrainConfig, description: str, collected: dict) -> TrainOutcome:
         """The seed's freshly built model trained as `train_config` says and traced on validation; `collected`
