@@ -137,9 +137,18 @@ def run_suite(registry: Registry, options: RunOptions) -> int:
     gc.collect()
     gc.freeze()
     try:
-        return _run_and_report(suite, groups, context, options, job)
+        status = _run_and_report(suite, groups, context, options, job)
     finally:
         gc.unfreeze()
+    _close_process_group(accelerator)  # after a clean finish only: a barrier after one rank's error would hang
+    return status
+
+
+def _close_process_group(accelerator: Accelerator) -> None:
+    """Tear down the process group before exit: gloo's threads left to the interpreter's exit can abort a rank."""
+    if accelerator.num_processes > 1 and torch.distributed.is_initialized():
+        accelerator.wait_for_everyone()
+        torch.distributed.destroy_process_group()
 
 
 def run_settings(suite: ResolvedSuite, options: RunOptions) -> RunSettings:
