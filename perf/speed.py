@@ -19,7 +19,8 @@ e. an 8-configuration fine-tune search by successive halving (`FinetuneSearch`, 
    then the two selection rules side by side (the rank rule, best 1/rate per rung, against the noise rule, which
    drops only configurations worse than the best by more than the paired validation noise): cost and regret
    against the full grid, and whether each choice scores within the noise of the full grid's best;
-f. an 8-configuration linear-probe grid (`train_heads` with 8 heads) against one probe on the same features.
+f. the default linear-probe grid (`DEFAULT_PROBE_GRID`, 12 configurations, one `train_heads` call) against one probe
+   on the same features.
 
 Why it exists: the suite wraps a training loop, a search, estimators and a leaderboard around the libraries;
 this says what that wrapping costs on the machine at hand, with the baseline measured in the same process and
