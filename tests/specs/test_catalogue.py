@@ -135,13 +135,11 @@ def test_a_catalogue_sample_that_is_a_loading_script_is_refused_in_its_file(tmp_
 
 
 def test_shipped_suites_reference_the_catalogue_instead_of_repeating_its_checkpoints():
-    """zoo_disjoint keeps its inline blocks: a running experiment reads that suite from a frozen copy."""
     registry = load_registry(DEFAULT_TASKS_DIR)
     catalogued = {(m.library, m.checkpoint, m.revision) for m in registry.models.values()}
     repeated = [
         (name, entry.id)
         for name, suite in registry.suites.items()
-        if name != "zoo_disjoint"
         for entry in suite.models
         if isinstance(entry, ModelSpec) and (entry.library, entry.checkpoint, entry.revision) in catalogued
     ]

@@ -9,7 +9,6 @@ from benchmark.engine.search import DEFAULT_PROBE_GRID
 from benchmark.specs.registry import load_registry
 from benchmark.utils.paths import DEFAULT_TASKS_DIR
 
-
 COMMITTED_SUITES = ("demo", "zoo_disjoint")
 
 

@@ -25,7 +25,7 @@ def zoo():
 
 def _staged(suite) -> dict[str, list]:
     by_modality = defaultdict(list)
-    for model in suite.spec.models:
+    for model in suite.models:  # resolved: catalogue references and `base:` entries as full specs
         if model.pretrain is not None:
             by_modality[model.modality].append(model)
     return by_modality
