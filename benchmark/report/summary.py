@@ -4,8 +4,9 @@
 markdown block: where and how the cells ran (machine, commit, cell count, wall time), and per modality the
 similarity-predicts-reuse verdict with its interval, p, pairs, the design's detectable ρ, the leave-one-target-out
 range and where the negative controls landed. With `--readme README.md` it replaces the block between
-``<!-- summary:<suite> -->`` and ``<!-- /summary:<suite> -->`` in that file instead; a test compares the committed
-README with a fresh summary of the committed results.
+``<!-- summary:<block> -->`` and ``<!-- /summary:<block> -->`` in that file instead (`--block`, by default the
+suite's name: two runs of one suite, such as a rerun under way beside the run it replaces, need two blocks); a test
+compares the committed README with a fresh summary of the committed results.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from benchmark.results.schema import CellResult, SimilarityResult
 SUMMARY_RESAMPLES = 500
 
 
-def markers(suite: str) -> tuple[str, str]:
-    return f"<!-- summary:{suite} -->", f"<!-- /summary:{suite} -->"
+def markers(block: str) -> tuple[str, str]:
+    return f"<!-- summary:{block} -->", f"<!-- /summary:{block} -->"
 
 
 PRETRAINING_RECORDS = ".pretrained/*/pretrain.json"  # beside the result files; their checkpoints stay out of git
@@ -207,9 +208,9 @@ def _modality_line(sim: SimilarityResult, analysis, controls, done: int) -> str:
     return text + "."
 
 
-def replace_block(text: str, suite: str, lines: list[str]) -> str:
-    """`text` with its summary block for `suite` replaced by `lines`; a ValueError names missing markers."""
-    start, end = markers(suite)
+def replace_block(text: str, block: str, lines: list[str]) -> str:
+    """`text` with its summary block named `block` replaced by `lines`; a ValueError names missing markers."""
+    start, end = markers(block)
     if start not in text or end not in text:
         raise ValueError(f"no {start} ... {end} block to replace")
     before, rest = text.split(start, 1)
@@ -222,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, required=True, help="result files root")
     parser.add_argument("--suite", required=True)
     parser.add_argument("--readme", type=Path, help="replace the suite's summary block in this file")
+    parser.add_argument("--block", help="the name in the README's summary markers (default: the suite's)")
     args = parser.parse_args(argv)
+    block = args.block or args.suite
     from benchmark.report.leaderboard import load_results, load_similarities
 
     try:
@@ -231,11 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.readme is None:
             print("\n".join(lines))
             return 0
-        args.readme.write_text(replace_block(args.readme.read_text(encoding="utf-8"), args.suite, lines))
+        args.readme.write_text(replace_block(args.readme.read_text(encoding="utf-8"), block, lines))
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{args.readme}: summary of {args.suite} replaced ({len(lines)} lines)")
+    print(f"{args.readme}: summary block {block} of {args.suite} replaced ({len(lines)} lines)")
     return 0
 
 

@@ -11,14 +11,15 @@ import pytest
 from benchmark.report import summary
 from benchmark.report.leaderboard import load_results, load_similarities
 from benchmark.results.schema import Convergence
+from benchmark.results.store import result_path, write_result
 from testkit.records import make_result, make_setup
 from tests.report.test_budget_line import _extended
 from tests.report.test_similarity_reuse import SUITE, monotone, zoo_results, zoo_similarity
 
 REPO = Path(__file__).resolve().parents[2]
-COMMITTED = {  # suites whose README block is generated
-    "demo": REPO / "leaderboard" / "results",
-    "zoo_disjoint": REPO / "leaderboard" / "zoo" / "results",
+COMMITTED = {  # README blocks that are generated: block -> (suite, its committed result files)
+    "demo": ("demo", REPO / "leaderboard" / "results"),
+    "zoo_disjoint": ("zoo_disjoint", REPO / "leaderboard" / "zoo" / "results"),
 }
 
 
@@ -74,16 +75,30 @@ def test_only_the_marked_block_is_replaced():
         summary.replace_block(text, "t", ["x"])
 
 
-@pytest.mark.parametrize("suite", sorted(COMMITTED))
-def test_the_readme_block_is_what_the_committed_results_give(suite):
+@pytest.mark.parametrize("name", sorted(COMMITTED))
+def test_the_readme_block_is_what_the_committed_results_give(name):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start, end = summary.markers(suite)
+    start, end = summary.markers(name)
     block = readme.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
-    results = COMMITTED[suite]
+    suite, results = COMMITTED[name]
     found = load_results(results), load_similarities(results), suite
     expected = summary.suite_summary(*found, summary.load_pretraining(results))
     command = f"python -m benchmark.report.summary --results {results.relative_to(REPO)} --suite {suite}"
-    assert block == expected, f"regenerate: {command} --readme README.md"
+    assert block == expected, f"regenerate: {command} --block {name} --readme README.md"
+
+
+def test_the_command_line_writes_the_named_block_and_leaves_the_suites_own(tmp_path):
+    results = tmp_path / "results"
+    for r in zoo_results(monotone()):
+        write_result(result_path(results, r.suite, r.model, r.init, r.task, r.protocol, r.seed), r)
+    own, rerun = summary.markers(SUITE), summary.markers("rerun")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{own[0]}\nold\n{own[1]}\n{rerun[0]}\nold\n{rerun[1]}\n")
+    argv = ["--results", str(results), "--suite", SUITE, "--readme", str(readme)]
+    assert summary.main([*argv, "--block", "rerun"]) == 0
+    text = readme.read_text()
+    assert text.startswith(f"{own[0]}\nold\n{own[1]}\n{rerun[0]}\n- **Cells:** 72 result files")
+    assert summary.main([*argv, "--block", "missing"]) == 2
 
 
 def test_ground_truth_counts_seeds_flattened_after_a_longer_budget_at_their_declared_budget():
