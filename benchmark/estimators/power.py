@@ -97,11 +97,10 @@ def suite_power(suite_name: str, alpha: float = 0.05, power: float = 0.8) -> lis
 
     registry = load_registry(DEFAULT_TASKS_DIR)
     suite = registry.resolve(suite_name)
+    staged = [m for m in suite.models if m.pretrain is not None]
     rows = []
-    for modality in sorted({m.modality for m in suite.models if m.pretrain is not None}):
-        pairs = sum(
-            m.modality == modality and m.pretrain is not None and not is_control(m.pretrain.task) for m in suite.models
-        )
+    for modality in sorted({m.modality for m in staged}):
+        pairs = sum(m.modality == modality and not is_control(m.pretrain.task) for m in staged)
         targets = sum(registry.tasks[t].modality == modality for t in suite.spec.tasks)
         if pairs < 4 or targets == 0:
             continue
