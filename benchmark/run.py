@@ -271,7 +271,14 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
     from benchmark.engine.suite import run_suite
 
     try:
-        return run_suite(registry, run_options(args))  # past this line, typed options only
+        options = run_options(args)  # past this line, typed options only
+    except ValueError as error:  # a malformed --shard
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except SpecError as error:
+        return _report_spec_error(error)
+    try:
+        return run_suite(registry, options)
     except SpecError as error:
         return _report_spec_error(error)
 

@@ -38,8 +38,9 @@ from benchmark.recommend.evaluation import (
 from benchmark.recommend.signals import CheckpointSignals
 from benchmark.specs.registry import SpecError
 from benchmark.specs.schema import ModelSpec, TaskSpec
+from benchmark.utils.paths import REPO_ROOT
 
-DEFAULT_ZOO_RESULTS = Path("leaderboard/zoo/results")
+DEFAULT_ZOO_RESULTS = REPO_ROOT / "leaderboard" / "zoo" / "results"  # the checkout's committed zoo, from any folder
 PROTOCOL_SEEDS = 3  # the protocol's seeds per fine-tune group
 HALVING_RATE = 3
 DEFAULT_GRID_SIZE = 8  # the default fine-tune grid: 4 learning rates x 2 weight decays
@@ -264,7 +265,12 @@ def build_parser(prog: str = "transfer-bench recommend") -> argparse.ArgumentPar
     parser.add_argument("--include-path", type=Path, action="append", default=[], metavar="DIR")
     parser.add_argument("--assets-dir", type=Path, help="offline assets (default: env TRANSFER_BENCH_ASSETS)")
     parser.add_argument("--output-dir", type=Path, default=Path("results"), help="its feature cache lives here")
-    parser.add_argument("--zoo-results", type=Path, default=DEFAULT_ZOO_RESULTS, help="calibrate on these results")
+    parser.add_argument(
+        "--zoo-results",
+        type=Path,
+        default=DEFAULT_ZOO_RESULTS,
+        help="zoo result files to calibrate on (default: the checkout's leaderboard/zoo/results)",
+    )
     parser.add_argument("--max-train-samples", type=int)
     parser.add_argument("--max-validation-samples", type=int)
     parser.add_argument("--top", type=int, default=5, help="rows of the shortlist to print")

@@ -72,8 +72,9 @@ def _ground_truth(results: list[CellResult]) -> list[str]:
             mine = [r for r in tunes if (r.modality, r.init) == (modality, init)]
             if mine:
                 flat = sum(r.convergence.flattened for r in mine)
-                extended = sum(bool(r.budget_extensions) for r in mine)
-                retrained = f", {extended} after a longer budget" if extended else ""
+                longer = [r for r in mine if r.budget_extensions]
+                rescued = sum(r.convergence.flattened for r in longer)
+                retrained = f", {len(longer)} retrained longer, {rescued} of them flattened" if longer else ""
                 counts.append(f"{init} {flat} of {len(mine)} ({flat / len(mine):.0%}{retrained})")
         parts.append(f"{modality} {', '.join(counts)}")
     targets = " and ".join(f"{share:.0%} {init}" for init, share in FLATTENED_TARGETS.items())

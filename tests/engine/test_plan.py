@@ -41,6 +41,16 @@ def test_shards_are_disjoint_and_cover_the_plan(suite):
             parse_shard(bad)
 
 
+def test_a_shard_past_the_last_exits_2_with_a_one_line_error(tiny_tasks, tmp_path, capsys):
+    from benchmark.run import main
+
+    argv = ["--suite", "tiny", "--tasks-dir", str(tiny_tasks), "--output-dir", str(tmp_path), "--shard", "2/2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: --shard 2/2: expected I/N with 0 <= I < N"
+    assert not list(tmp_path.iterdir())  # refused before anything ran
+
+
 def test_models_named_on_the_command_line_always_run(tiny_tasks, tiny_assets):
     from benchmark.specs.adhoc import parse_model
 

@@ -102,8 +102,9 @@ def test_the_command_line_writes_the_named_block_and_leaves_the_suites_own(tmp_p
     assert summary.main([*argv, "--block", "missing"]) == 2
 
 
-def test_ground_truth_counts_seeds_flattened_after_a_longer_budget_at_their_declared_budget():
+def test_ground_truth_counts_retrained_seeds_and_those_that_flattened_at_their_declared_budget():
     results = [_extended(0, doublings=1, flattened=True), _extended(1, doublings=0, flattened=False)]
+    results.append(_extended(2, doublings=2, flattened=False))  # retrained to the maximum, still not flat
     flattened, budgets, _ = summary._ground_truth(results)
-    assert "vision pretrained 1 of 2 (50%, 1 after a longer budget)" in flattened
+    assert "vision pretrained 1 of 3 (33%, 2 retrained longer, 1 of them flattened)" in flattened
     assert budgets.endswith("t 96 / none.")  # declared, not the 192 steps the retrained seed ran
