@@ -3,8 +3,9 @@
 A cell (one result file) is a (model, init, task, protocol, seed). Cells are run in groups of all their seeds,
 because a group's configuration is chosen on the mean validation score over its seeds. A model only meets tasks
 of its own modality. Groups are ordered so that the linear probe of a (model, init, task) comes just before its
-fine-tune, and sharding (`--shard I/N`) takes every N-th group of that fixed order, so N machines given
-0/N … N-1/N run disjoint sets that together cover the suite. Scratch groups belong to an architecture, not to a
+fine-tune, and sharding (`--shard I/N`) takes every N-th group of each kind of work (protocol and init) in that
+fixed order, so N machines given 0/N … N-1/N run disjoint sets, each a like mix of probes and fine-tunes, that
+together cover the suite. Scratch groups belong to an architecture, not to a
 checkpoint (`ModelSpec.scratch_twin`): every checkpoint of one architecture plans the same twin, once, so removing
 or adding a checkpoint never removes or changes another's twin.
 
@@ -146,10 +147,18 @@ def _check_ad_hoc_tasks_have_models(suite: ResolvedSuite, tasks: list[TaskSpec],
 
 
 def shard(items: list, index: int, count: int) -> list:
-    """The `index`-th of `count` disjoint, deterministic slices of a plan (of groups or cells)."""
+    """The `index`-th of `count` disjoint, deterministic slices of a plan (of groups or cells), in plan order.
+
+    Every N-th item is taken within each kind of work, (protocol, init), not over the whole plan: the plan
+    alternates a probe with its fine-tune, so a plain stride of an even N would hand one shard every probe (seconds
+    each) and the next every fine-tune (minutes each)."""
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"--shard {index}/{count}: expected I/N with 0 <= I < N")
-    return items[index::count]
+    kinds: dict[tuple, list[int]] = {}
+    for position, item in enumerate(items):
+        kinds.setdefault((item.protocol, item.init), []).append(position)
+    mine = {position for positions in kinds.values() for position in positions[index::count]}
+    return [item for position, item in enumerate(items) if position in mine]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

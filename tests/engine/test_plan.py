@@ -35,10 +35,24 @@ def test_shards_are_disjoint_and_cover_the_plan(suite):
     parts = [shard(cells, i, 4) for i in range(4)]
     names = [c.name for part in parts for c in part]
     assert sorted(names) == sorted(c.name for c in cells) and len(set(names)) == len(names)
+    for part in parts:  # each shard holds its share of every kind of work, not a run of probes only
+        kinds = {(c.protocol, c.init) for c in cells}
+        assert {(c.protocol, c.init) for c in part} == kinds
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_two_shards_split_probes_and_fine_tunes_alike(suite):
+    groups = plan_groups(suite, Selection(seeds=[0, 1, 2]))
+    assert [g.protocol for g in groups[:2]] == ["linear_probe", "finetune"]  # the plan alternates them
+    for index in (0, 1):
+        mine = shard(groups, index, 2)
+        for protocol in ("linear_probe", "finetune"):
+            everyone = [g for g in groups if g.protocol == protocol]
+            assert len([g for g in mine if g.protocol == protocol]) in (len(everyone) // 2, (len(everyone) + 1) // 2)
+    assert sorted(g.name for i in (0, 1) for g in shard(groups, i, 2)) == sorted(g.name for g in groups)
 
 
 def test_a_shard_past_the_last_exits_2_with_a_one_line_error(tiny_tasks, tmp_path, capsys):
