@@ -97,7 +97,11 @@ def build_parser(prog: str = "benchmark/run.py") -> argparse.ArgumentParser:
     narrow.add_argument("--seeds", type=_ints, help="comma-separated seeds")
     narrow.add_argument("--no-scratch", action="store_true", help="skip the from-scratch twins")
     narrow.add_argument(
-        "--shard", default="0/1", help="run the I-th of N disjoint slices of the (model, init, task, protocol) groups"
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        metavar="I/N",
+        help="run the I-th (0-based) of N disjoint slices of the (model, init, task, protocol) groups",
     )
     narrow.add_argument("--max-train-samples", type=int, help="cap on training examples per task")
     narrow.add_argument("--max-validation-samples", type=int, help="cap on validation examples per task")
@@ -223,6 +227,15 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _shard(text: str) -> tuple[int, int]:
+    from benchmark.engine.plan import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
     args = build_parser(prog).parse_args(argv)
     folders = unique_folders([args.tasks_dir, *args.include_path])
@@ -272,9 +285,6 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
 
     try:
         options = run_options(args)  # past this line, typed options only
-    except ValueError as error:  # a malformed --shard
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_SPEC_ERROR
     except SpecError as error:
         return _report_spec_error(error)
     try:
@@ -285,11 +295,11 @@ def main(argv: list[str] | None = None, prog: str = "benchmark/run.py") -> int:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The typed options of a run from what `build_parser` parsed: the one place an argparse object becomes them.
-    `SpecError` for a `--model` or `--similarity-encoder` value that cannot be used, `ValueError` for a bad
-    `--shard`. A cap or pinned learning rate of 0 is unset, as it always was."""
+    `SpecError` for a `--model` or `--similarity-encoder` value that cannot be used. A cap or pinned learning rate
+    of 0 is unset, as it always was."""
     from benchmark.data.loading import SplitCaps
     from benchmark.engine.options import RunOptions
-    from benchmark.engine.plan import Selection, parse_shard
+    from benchmark.engine.plan import Selection
     from benchmark.engine.settings import Layer
     from benchmark.specs.adhoc import parse_model, parse_models
     from benchmark.specs.schema import TrainingSpec
@@ -328,7 +338,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         leaderboard_dir=args.leaderboard_dir,
         selection=selection,
         extra_models=tuple(parse_models(args.model, args.model_args)),
-        shard=parse_shard(args.shard),
+        shard=args.shard,
         command_line=command_line,
         mixed_precision=args.mixed_precision,
         num_workers=args.num_workers,

@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmark.estimators.transferability import NAMES
 from benchmark.recommend.evaluation import (
+    LEARNED,
     PROBE_SIGNAL,
     MethodSummary,
     Target,
@@ -82,6 +83,9 @@ def calibrate(zoo: list[Target], modality: str, available: set[str]) -> tuple[Ca
         )
         probe = next((s for s, _ in rows if s.method == "linear probe score"), None)
         return Calibration("linear probe score", [], probe, f"uncalibrated: {why}"), signal_scorer(PROBE_SIGNAL)
+    if preferred.method not in LEARNED:
+        note = "no learned combination beat the linear probe score alone on held-out zoo targets"
+        return Calibration(preferred.method, [t.task for t in mine], preferred, note), signal_scorer(PROBE_SIGNAL)
     scorer, fitted = learned_scorer(preferred.method, mine, names)
     note = f"refitted on all {len(mine)} zoo targets as {fitted}"
     return Calibration(preferred.method, [t.task for t in mine], preferred, note), scorer

@@ -12,6 +12,9 @@ held-out target's fine-tuned results never enter its own recommendation (a test 
 - ``ridge``: a ridge regression (alpha 1) of the target-wise z-scored truth on the target-wise z-scored signals,
   pooled over the training targets.
 
+The preferred method of a modality is the one of the learned combinations and the linear probe score with the
+lowest mean held-out regret: a combination must beat the probe score it contains to be used.
+
 Per method and modality: the top-1 hit rate (the pick is the best fine-tuned checkpoint), the top-3 hit rate (the
 best is among the first three), the mean regret (best fine-tuned score minus the pick's), and how often the pick
 is within 0.02 of the best; hit rates with Wilson 95 % intervals over held-out targets, regret with a t interval
@@ -44,6 +47,7 @@ BASELINES = {
     "linear probe score": PROBE_SIGNAL,
 }
 LEARNED = ("best single signal", "rank average", "ridge")
+PREFERABLE = ("linear probe score", *LEARNED)  # what `recommend` may use, simplest first
 
 
 @dataclass(frozen=True)
@@ -332,8 +336,11 @@ def evaluate_shelf(targets: list[Target]) -> dict[str, list[tuple[MethodSummary,
 
 
 def preferred_method(rows: list[tuple[MethodSummary, list[HeldOut]]]) -> MethodSummary | None:
-    """The learned method with the lowest mean held-out regret (ties: more top-1 hits, then the simpler one)."""
-    learned = [summary for summary, _ in rows if summary.method in LEARNED]
-    if not learned:
+    """The method to recommend with: the lowest mean held-out regret among the learned combinations and the linear
+    probe score they all contain (ties: more top-1 hits, then the simpler one, the probe score first), so a
+    combination is used only where it beat the probe score alone on held-out targets. None where no learned
+    method could be judged (one target)."""
+    if not any(summary.method in LEARNED for summary, _ in rows):
         return None
-    return min(learned, key=lambda s: (s.mean_regret, -s.top1, LEARNED.index(s.method)))
+    candidates = [summary for summary, _ in rows if summary.method in PREFERABLE]
+    return min(candidates, key=lambda s: (s.mean_regret, -s.top1, PREFERABLE.index(s.method)))

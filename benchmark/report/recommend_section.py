@@ -42,7 +42,10 @@ def recommend_section(results: list[CellResult], suite: str) -> list[str]:
             lines += ["- One target only: nothing can be learned and judged on another target; baselines only.", ""]
             continue
         outcomes = next(outs for summary, outs in rows if summary is preferred)
-        lines.append(f"- Preferred combination (lowest held-out regret): **{preferred.method}**.")
+        lines.append(
+            f"- Preferred (lowest held-out regret of the learned combinations and the linear probe score, which a "
+            f"combination must beat to be used): **{preferred.method}**."
+        )
         lines += [f"- {_pick(outcome)}" for outcome in outcomes] + [""]
     return lines
 

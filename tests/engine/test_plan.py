@@ -35,8 +35,8 @@ def test_shards_are_disjoint_and_cover_the_plan(suite):
     parts = [shard(cells, i, 4) for i in range(4)]
     names = [c.name for part in parts for c in part]
     assert sorted(names) == sorted(c.name for c in cells) and len(set(names)) == len(names)
+    kinds = {(c.protocol, c.init) for c in cells}
     for part in parts:  # each shard holds its share of every kind of work, not a run of probes only
-        kinds = {(c.protocol, c.init) for c in cells}
         assert {(c.protocol, c.init) for c in part} == kinds
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1/0"):
@@ -55,13 +55,15 @@ def test_two_shards_split_probes_and_fine_tunes_alike(suite):
     assert sorted(g.name for i in (0, 1) for g in shard(groups, i, 2)) == sorted(g.name for g in groups)
 
 
-def test_a_shard_past_the_last_exits_2_with_a_one_line_error(tiny_tasks, tmp_path, capsys):
+def test_a_shard_past_the_last_is_a_usage_error_exiting_2(tiny_tasks, tmp_path, capsys):
     from benchmark.run import main
 
     argv = ["--suite", "tiny", "--tasks-dir", str(tiny_tasks), "--output-dir", str(tmp_path), "--shard", "2/2"]
-    assert main(argv) == 2
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert err.strip() == "error: --shard 2/2: expected I/N with 0 <= I < N"
+    assert err.strip().splitlines()[-1].endswith("error: argument --shard: --shard 2/2: expected I/N with 0 <= I < N")
     assert not list(tmp_path.iterdir())  # refused before anything ran
 
 

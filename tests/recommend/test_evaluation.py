@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from benchmark.recommend.command import calibrate
 from benchmark.recommend.evaluation import (
     LEARNED,
     Target,
@@ -46,7 +47,23 @@ def test_the_probe_score_that_orders_the_truth_picks_the_best_and_the_noise_sign
     assert results["best single signal"].top1 == 3  # learns on two targets that the probe score orders the truth
     assert results["largest model"].top1 == pytest.approx(3 * 0.25)  # all tied: a quarter chance each time
     assert results["largest model"].top3 == pytest.approx(3 * 0.75)
-    assert preferred_method(evaluate_shelf(TARGETS)["vision"]).method in LEARNED
+    # the best single signal learns the probe score and ties it: the simpler method is preferred
+    assert preferred_method(evaluate_shelf(TARGETS)["vision"]).method == "linear probe score"
+
+
+def test_a_learned_combination_is_preferred_only_where_it_beats_the_probe_score():
+    def swap(signals: dict[str, float]) -> dict[str, float]:
+        return {**signals, "linear_probe_score": signals["knn_loo_acc"], "knn_loo_acc": signals["linear_probe_score"]}
+
+    # kNN now orders the truth on every target and the probe score does not
+    swapped = [Target(t.modality, t.task, {m: swap(s) for m, s in t.signals.items()}, t.truth) for t in TARGETS]
+    results = {s.method: s for s, _ in evaluate_shelf(swapped)["vision"]}
+    assert results["best single signal"].mean_regret == 0 < results["linear probe score"].mean_regret
+    assert preferred_method(evaluate_shelf(swapped)["vision"]).method in LEARNED
+    calibration, scorer = calibrate(TARGETS, "vision", {"linear_probe_score", "knn_loo_acc", "logme"})
+    assert calibration.method == "linear probe score" and "no learned combination beat" in calibration.note
+    assert scorer(TARGETS[0].signals) == {m: s["linear_probe_score"] for m, s in TARGETS[0].signals.items()}
+    assert calibrate(swapped, "vision", {"linear_probe_score", "knn_loo_acc", "logme"})[0].method in LEARNED
 
 
 def test_ties_are_averaged_over_random_orders():

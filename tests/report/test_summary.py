@@ -20,7 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 COMMITTED = {  # README blocks that are generated: block -> (suite, its committed result files)
     "demo": ("demo", REPO / "leaderboard" / "results"),
     "zoo_disjoint": ("zoo_disjoint", REPO / "leaderboard" / "zoo" / "results"),
-    "zoo_next": ("zoo_disjoint", REPO / "leaderboard" / "zoo_next" / "results"),
 }
 
 
