@@ -3,7 +3,8 @@
 `python -m benchmark.report.summary --results leaderboard/zoo/results --suite zoo_disjoint` prints a short
 markdown block: where and how the cells ran (machine, commit, cell count, wall time), and per modality the
 similarity-predicts-reuse verdict with its interval, p, pairs, the design's detectable ρ, the leave-one-target-out
-range and where the negative controls landed. With `--readme README.md` it replaces the block between
+range and where the negative controls landed, and the method `recommend` uses per modality with its held-out
+record. With `--readme README.md` it replaces the block between
 ``<!-- summary:<block> -->`` and ``<!-- /summary:<block> -->`` in that file instead (`--block`, by default the
 suite's name: two runs of one suite, such as a rerun under way beside the run it replaces, need two blocks); a test
 compares the committed README with a fresh summary of the committed results.
@@ -20,7 +21,16 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmark.estimators.resampling import ALPHA
+from benchmark.recommend.evaluation import (
+    LEARNED,
+    NEAR_BEST,
+    MethodSummary,
+    evaluate_shelf,
+    preferred_method,
+    shelf_targets,
+)
 from benchmark.report import similarity_reuse as sr
+from benchmark.report.recommend_section import MIN_CHECKPOINTS
 from benchmark.report.similarity_checks import POWER, detectable_rho, leave_one_out, verdict_label
 from benchmark.results.aggregate import group_results, stable_seed, suite_replicates
 from benchmark.results.schema import CellResult, SimilarityResult
@@ -50,7 +60,13 @@ def suite_summary(
     mine = [r for r in results if r.suite == suite]
     if not mine:
         raise ValueError(f"no result files of suite {suite!r}")
-    return [*_provenance(mine), *_ground_truth(mine), *_pretraining(pretraining), *_verdicts(mine, similarities, suite)]
+    return [
+        *_provenance(mine),
+        *_ground_truth(mine),
+        *_pretraining(pretraining),
+        *_verdicts(mine, similarities, suite),
+        *_recommending(mine),
+    ]
 
 
 FLATTENED_TARGETS = {"pretrained": 0.90, "scratch": 0.75}  # issue #23's targets for fine-tune seeds
@@ -207,6 +223,39 @@ def _modality_line(sim: SimilarityResult, analysis, controls, done: int) -> str:
         mean = statistics.fmean(p.gain for p in controls)
         text += f"; shuffled-label control: mean gain {mean:+.3f} over {len(controls)} target(s)"
     return text + "."
+
+
+def _recommending(results: list[CellResult]) -> list[str]:
+    """One line: per modality, the method `recommend` would use (the page's "Recommending before training") with
+    its held-out record, beside the best learned combination; nothing where no target has enough checkpoints."""
+    targets = shelf_targets(results, MIN_CHECKPOINTS)
+    parts = []
+    shelves = evaluate_shelf(targets)
+    order = {modality: index for index, modality in enumerate(MODALITY_ORDER)}
+    for modality in sorted(shelves, key=lambda m: (order.get(m, len(order)), m)):
+        rows = shelves[modality]
+        preferred = preferred_method(rows)
+        if preferred is None:
+            continue
+        learned = min((s for s, _ in rows if s.method in LEARNED), key=lambda s: s.mean_regret)
+        beside = "" if learned is preferred else f"; best learned combination {_held_out(learned)}"
+        parts.append(f"{modality} {_held_out(preferred)}{beside}")
+    if not parts:
+        return []
+    return [
+        "- **Recommending before training** (the method `recommend` uses per modality, judged leave-one-target-out "
+        f"on held-out targets: top-1 hits, picks within {NEAR_BEST} of the best, mean test-score regret with its "
+        f"95 % t interval): {'; '.join(parts)}."
+    ]
+
+
+def _held_out(summary: MethodSummary) -> str:
+    interval = summary.regret_interval
+    spread = f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else ""
+    return (
+        f"{summary.method}, top-1 {summary.top1:g} of {summary.n}, within {NEAR_BEST} {summary.near_best:g} of "
+        f"{summary.n}, regret {summary.mean_regret:.4f}{spread}"
+    )
 
 
 def replace_block(text: str, block: str, lines: list[str]) -> str:

@@ -107,3 +107,13 @@ def test_ground_truth_counts_retrained_seeds_and_those_that_flattened_at_their_d
     flattened, budgets, _ = summary._ground_truth(results)
     assert "vision pretrained 1 of 3 (33%, 2 retrained longer, 1 of them flattened)" in flattened
     assert budgets.endswith("t 96 / none.")  # declared, not the 192 steps the retrained seed ran
+
+
+def test_the_recommend_line_names_the_method_recommend_uses_with_its_held_out_record():
+    from tests.report.suite_records import suite_results
+
+    (line,) = summary._recommending(suite_results())
+    # the probe score misorders t2 (regret 0.01); fitted on the other target, the best single signal picks both bests
+    assert line.startswith("- **Recommending before training**")
+    assert line.endswith("vision best single signal, top-1 2 of 2, within 0.02 2 of 2, regret 0.0000.")
+    assert summary._recommending(suite_results()[:4]) == []  # too few checkpoints: no line
