@@ -17,6 +17,7 @@ import json
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -73,6 +74,12 @@ FLATTENED_TARGETS = {"pretrained": 0.90, "scratch": 0.75}  # issue #23's targets
 MODALITY_ORDER = ("vision", "text", "audio")
 
 
+def _in_modality_order(modalities: Iterable[str]) -> list[str]:
+    """`modalities` sorted as the README lists them (vision, text, audio), any other after them by name."""
+    order = {modality: index for index, modality in enumerate(MODALITY_ORDER)}
+    return sorted(modalities, key=lambda m: (order.get(m, len(order)), m))
+
+
 def _ground_truth(results: list[CellResult]) -> list[str]:
     """How far the suite's ground truth can be trusted: fine-tune seeds whose validation curve flattened, per
     modality and init against the targets; the fine-tune budgets per init; and the groups whose choice lies at an
@@ -81,8 +88,7 @@ def _ground_truth(results: list[CellResult]) -> list[str]:
     if not tunes:
         return []
     parts = []
-    order = {modality: index for index, modality in enumerate(MODALITY_ORDER)}
-    for modality in sorted({r.modality for r in tunes}, key=lambda m: (order.get(m, len(order)), m)):
+    for modality in _in_modality_order({r.modality for r in tunes}):
         counts = []
         for init in ("pretrained", "scratch"):
             mine = [r for r in tunes if (r.modality, r.init) == (modality, init)]
@@ -228,11 +234,9 @@ def _modality_line(sim: SimilarityResult, analysis, controls, done: int) -> str:
 def _recommending(results: list[CellResult]) -> list[str]:
     """One line: per modality, the method `recommend` would use (the page's "Recommending before training") with
     its held-out record, beside the best learned combination; nothing where no target has enough checkpoints."""
-    targets = shelf_targets(results, MIN_CHECKPOINTS)
+    shelves = evaluate_shelf(shelf_targets(results, MIN_CHECKPOINTS))
     parts = []
-    shelves = evaluate_shelf(targets)
-    order = {modality: index for index, modality in enumerate(MODALITY_ORDER)}
-    for modality in sorted(shelves, key=lambda m: (order.get(m, len(order)), m)):
+    for modality in _in_modality_order(shelves):
         rows = shelves[modality]
         preferred = preferred_method(rows)
         if preferred is None:
